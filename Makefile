@@ -1,0 +1,33 @@
+# The two commands of a fresh machine: `make demo` and `make test`.
+# Each creates .venv with the interpreter's own venv + pip when it is missing; no conda needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.test-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[demo,test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	@# exit 3 means "scan completed, non-compliant buckets found": the demo fleet has some by design.
+	$(BIN)/s3compliance demo || [ $$? -eq 3 ]
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check s3compliance tests bench
+	$(BIN)/python -m pytest --cov=s3compliance --cov-report=term-missing
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

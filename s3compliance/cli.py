@@ -1,0 +1,97 @@
+"""Command line: ``s3compliance scan`` against an account, ``s3compliance demo`` on the demo one.
+
+Exit codes (cron-friendly): 0 every bucket compliant; 3 the scan completed and found
+non-compliant or unknown buckets; 2 bad parameters or no credentials (one line, no traceback);
+1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from botocore.exceptions import NoCredentialsError, ProfileNotFound
+
+from s3compliance import __version__
+from s3compliance.params import ParamsError, load_params
+from s3compliance.report import write_report
+from s3compliance.scan import ScanAborted, ScanResult, run_scan
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
+DEMO_PARAMS = Path("params/demo.yaml")
+log = logging.getLogger("s3compliance")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3compliance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="scan the account the credentials point at")
+    scan.add_argument("--params", required=True, help="YAML parameters file")
+    scan.add_argument("--endpoint-url", help="S3-compatible endpoint (moto server, LocalStack)")
+
+    demo = sub.add_parser("demo", help="scan the embedded demo account (no AWS needed)")
+    demo.add_argument("--params", help=f"YAML parameters file (default: {DEMO_PARAMS} if present)")
+
+    for command in (scan, demo):
+        command.add_argument("--output-dir", help="folder that receives the run folder")
+        command.add_argument("--run-id", help="name of the run folder (default: UTC timestamp)")
+    return parser
+
+
+def print_summary(result: ScanResult, report_dir: Path) -> None:
+    s = result.summary()
+    print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
+    print(
+        f"Buckets: {s['total_buckets']} total, {s['compliant_buckets']} compliant, "
+        f"{s['non_compliant_buckets']} non-compliant, {s['unknown_buckets']} unknown, "
+        f"{s['high_severity_buckets']} high severity"
+    )
+    if len(result.findings):
+        print(result.summary_frame().to_string())
+    print(f"API calls: {sum(result.api_calls.values())}, retries: {result.retries}")
+    print(f"Report: {report_dir / 'findings.json'}")
+
+
+def _exit_code(result: ScanResult) -> int:
+    s = result.summary()
+    return EXIT_FINDINGS if s["non_compliant_buckets"] or s["unknown_buckets"] else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    overrides = {"output_dir": args.output_dir, "run_id": args.run_id}
+    try:
+        if args.command == "demo":
+            from s3compliance.demo import demo_params, run_demo
+
+            path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
+            params = demo_params(path, **overrides)
+            result = run_demo(params)
+        else:
+            params = load_params(args.params, endpoint_url=args.endpoint_url, **overrides)
+            result = run_scan(params)
+        report_dir = write_report(result)
+    except ParamsError as exc:
+        print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (NoCredentialsError, ProfileNotFound) as exc:
+        print(f"s3compliance: no usable AWS credentials: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ScanAborted as exc:
+        print(f"s3compliance: scan aborted: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print_summary(result, report_dir)
+    return _exit_code(result)
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through the console script
+    sys.exit(main())

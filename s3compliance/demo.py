@@ -1,0 +1,231 @@
+"""The embedded demo account: moto in-process, seeded with a deterministic fleet of buckets.
+
+It needs no AWS credentials and no network. The fleet covers every PASS and FAIL path of the
+``mission`` checks, including the cases that trip up other scanners (a 365-day lifecycle rule, a
+prefix-scoped rule, ``Principal: {"AWS": ["*"]}``, a public Allow guarded only by
+``aws:SecureTransport``, one pinned by ``aws:SourceVpce``...), two buckets whose policy the auditor
+may not read (so ``unknown`` shows up), and a few buckets outside ``us-east-1`` that a
+``us-east-1`` scan must leave out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from s3compliance.aws import Clients
+from s3compliance.emulation import FaultInjector, MetricsEmulator, moto_bucket_exists
+from s3compliance.params import Params, load_params, validate
+from s3compliance.scan import ScanResult, run_scan
+
+DEMO_REGION = "us-east-1"
+FIRST_CREATED = datetime(2023, 1, 2, 9, 30, tzinfo=UTC)
+
+
+def _policy(bucket: str, statement: dict[str, Any]) -> dict[str, Any]:
+    resource = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    return {"Version": "2012-10-17", "Statement": [{**statement, "Resource": resource}]}
+
+
+PUBLIC_READ = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+PUBLIC_AWS_LIST = {**PUBLIC_READ, "Sid": "AnyAwsPrincipal", "Principal": {"AWS": ["*"]}}
+PUBLIC_TLS_ONLY = {
+    **PUBLIC_READ,
+    "Sid": "TlsOnlyStillPublic",
+    "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+}
+VPCE_PINNED = {
+    **PUBLIC_READ,
+    "Sid": "FromOurVpcEndpoint",
+    "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
+}
+DENY_INSECURE = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+EXPIRE_30 = [{"ID": "expire-30d", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}}]
+WHOLE_BUCKET_METRICS = [{"Id": "EntireBucket"}]
+
+
+@dataclass(frozen=True)
+class Archetype:
+    """One kind of bucket in the fleet; ``count`` buckets are made from it."""
+
+    name: str
+    count: int
+    versioning: str | None = "Enabled"
+    sse: str | None = "AES256"
+    lifecycle: list[dict[str, Any]] | None = field(default_factory=lambda: EXPIRE_30)
+    statement: dict[str, Any] | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=lambda: WHOLE_BUCKET_METRICS)
+    denied: tuple[str, ...] = ()  # operations answered with AccessDenied
+    region: str = DEMO_REGION
+
+
+FLEET: tuple[Archetype, ...] = (
+    Archetype("compliant", 30),
+    Archetype(
+        "kms-transition",
+        10,
+        sse="aws:kms",
+        lifecycle=[
+            {
+                "ID": "to-glacier-30d",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
+            }
+        ],
+        metrics=[{"Id": "all-requests"}],
+    ),
+    Archetype("dsse", 5, sse="aws:kms:dsse"),
+    Archetype("vpce-pinned", 5, statement=VPCE_PINNED),
+    Archetype("deny-insecure", 5, statement=DENY_INSECURE),
+    Archetype(
+        "lifecycle-365",
+        8,
+        lifecycle=[{"ID": "expire-1y", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 365}}],
+    ),
+    Archetype(
+        "lifecycle-prefix",
+        6,
+        lifecycle=[
+            {"ID": "logs-30d", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+             "Expiration": {"Days": 30}}
+        ],
+    ),
+    Archetype(
+        "lifecycle-disabled",
+        4,
+        lifecycle=[{"ID": "expire-30d", "Status": "Disabled", "Filter": {}, "Expiration": {"Days": 30}}],
+    ),
+    Archetype("versioning-suspended", 8, versioning="Suspended"),
+    Archetype("versioning-never", 6, versioning=None),
+    Archetype("unencrypted", 6, sse=None),
+    Archetype("public-read", 4, statement=PUBLIC_READ, metrics=[]),
+    Archetype("public-aws-list", 3, statement=PUBLIC_AWS_LIST),
+    Archetype("public-tls-only", 3, statement=PUBLIC_TLS_ONLY),
+    Archetype("metrics-prefix-only", 6, metrics=[{"Id": "uploads", "Filter": {"Prefix": "uploads/"}}]),
+    Archetype("no-metrics", 5, metrics=[]),
+    Archetype("legacy-bare", 6, versioning=None, sse=None, lifecycle=None, metrics=[]),
+    Archetype(
+        "public-bare", 2, versioning=None, sse=None, lifecycle=None, statement=PUBLIC_READ, metrics=[]
+    ),
+    Archetype("restricted", 2, statement=DENY_INSECURE, denied=("GetBucketPolicy",)),
+    # Outside the default region: a us-east-1 scan must not see these.
+    Archetype("eu-archive", 2, region="eu-west-1", versioning=None),
+    Archetype("oregon-data", 2, region="us-west-2"),
+)
+
+
+def bucket_names(archetype: Archetype) -> list[str]:
+    return [f"demo-{archetype.name}-{i:02d}" for i in range(1, archetype.count + 1)]
+
+
+def _configure(client: Any, bucket: str, kind: Archetype) -> None:
+    if kind.versioning:
+        client.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": kind.versioning}
+        )
+    if kind.sse:
+        client.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": kind.sse}}]
+            },
+        )
+    if kind.lifecycle:
+        client.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": kind.lifecycle}
+        )
+    if kind.statement:
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(_policy(bucket, kind.statement)))
+    for config in kind.metrics:
+        client.put_bucket_metrics_configuration(
+            Bucket=bucket, Id=config["Id"], MetricsConfiguration=config
+        )
+
+
+def _pin_creation_dates(dates: dict[str, datetime]) -> None:
+    """moto stamps buckets with 'now'; the demo must be the same on every run."""
+    from moto.s3.models import s3_backends
+
+    for account in s3_backends.values():
+        for backend in account.values():
+            for name, bucket in backend.buckets.items():
+                if name in dates:
+                    bucket.creation_date = dates[name]
+
+
+def seed_fleet(session: boto3.Session, fleet: tuple[Archetype, ...] = FLEET) -> FaultInjector:
+    """Create the fleet in the active moto mock; return the injector holding its denials."""
+    faults = FaultInjector().install(session)
+    dates: dict[str, datetime] = {}
+    for kind in fleet:
+        client = session.client("s3", region_name=kind.region)
+        for bucket in bucket_names(kind):
+            extra = (
+                {}
+                if kind.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": kind.region}}
+            )
+            client.create_bucket(Bucket=bucket, **extra)
+            _configure(client, bucket, kind)
+            for operation in kind.denied:
+                faults.fail(bucket, operation, "AccessDenied")
+            dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
+    _pin_creation_dates(dates)
+    return faults
+
+
+@contextlib.contextmanager
+def demo_account() -> Iterator[boto3.Session]:
+    """A session on a freshly seeded in-process demo account, isolated from the caller's AWS setup.
+
+    Credentials, profile and endpoint variables of the caller are hidden while it is open, so the
+    demo can never reach a real account.
+    """
+    from moto import mock_aws
+
+    hidden = {
+        k: os.environ.pop(k)
+        for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+        if k in os.environ
+    }
+    try:
+        with mock_aws():
+            session = boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=DEMO_REGION,
+            )
+            MetricsEmulator(moto_bucket_exists).install(session)
+            seed_fleet(session)
+            yield session
+    finally:
+        os.environ.update(hidden)
+
+
+def demo_params(path: str | Path | None = None, **overrides: Any) -> Params:
+    """``params/demo.yaml`` when given, else defaults; never an endpoint or a profile."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    params = load_params(path, **values) if path else validate(values, "<demo defaults>")
+    return replace(params, endpoint_url=None, aws_profile=None)
+
+
+def run_demo(params: Params, progress: bool | None = None) -> ScanResult:
+    """Scan the demo account with the given parameters."""
+    with demo_account() as session:
+        clients = Clients(session, endpoint_url=None, max_workers=params.max_workers)
+        return run_scan(params, clients=clients, progress=progress)

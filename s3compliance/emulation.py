@@ -1,0 +1,181 @@
+"""Testing support: S3 behaviour that moto does not emulate. Never used on the scan path.
+
+moto (5.x) has no bucket metrics configuration API: its GET falls through to ListObjects and its
+PUT to CreateBucket, so a scan against plain moto would see "no metrics" everywhere. This module
+answers Put/Get/List/DeleteBucketMetricsConfiguration from a small in-memory store, with the real
+S3 XML bodies, so botocore's own serializer and parser run on both sides, exactly as against S3.
+
+It also lets the demo and the tests make one operation of one bucket fail with a given AWS error
+(``AccessDenied``, ``SlowDown``...), the way an SCP or a throttled API would, which moto cannot.
+
+Both work as ``before-send`` handlers registered *first* on a boto3 session. botocore calls every
+``before-send`` handler and uses the first response, so moto's in-process handler would still act
+on the request (a DELETE ``?metrics`` is DeleteBucket to moto): an answered request therefore has
+its URL pointed at a host no emulator claims before moto sees it. Against a moto server the
+answered request is never sent.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+LIST_PAGE_SIZE = 100  # S3 returns at most 100 metrics configurations per page
+MAX_CONFIGURATIONS = 1000  # S3's limit per bucket
+
+METRICS_OPERATIONS = (
+    "PutBucketMetricsConfiguration",
+    "GetBucketMetricsConfiguration",
+    "ListBucketMetricsConfigurations",
+    "DeleteBucketMetricsConfiguration",
+)
+_ID = re.compile(r"<Id>(.*?)</Id>", re.S)
+
+
+class _RawBody:
+    """The minimal raw-response object botocore reads a body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+#: Where an answered request is pointed so that no later handler (moto's) acts on it.
+ANSWERED_URL = "https://answered-by-emulation.invalid/"
+
+
+def _response(request: Any, status: int, body: str = "") -> AWSResponse:
+    url, request.url = request.url, ANSWERED_URL
+    headers = {"content-type": "application/xml", "x-amz-request-id": "EMULATED"}
+    return AWSResponse(url, status, headers, _RawBody(body.encode("utf-8")))
+
+
+def _error(request: Any, status: int, code: str, message: str) -> AWSResponse:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    )
+    return _response(request, status, body)
+
+
+def bucket_of(url: str) -> str:
+    """The bucket a request addresses: path-style first segment, else the virtual-host label."""
+    parts = urlsplit(url)
+    first = unquote(parts.path.lstrip("/").split("/", 1)[0])
+    return first or parts.hostname.split(".s3", 1)[0]
+
+
+def moto_bucket_exists(bucket: str) -> bool:
+    """True when the bucket exists in moto's in-process backend (any account)."""
+    from moto.s3.models import s3_backends
+
+    return any(
+        bucket in backend.buckets
+        for account in s3_backends.values()
+        for backend in account.values()
+    )
+
+
+class MetricsEmulator:
+    """Bucket metrics configurations, stored as the XML S3 was given."""
+
+    def __init__(self, bucket_exists: Callable[[str], bool] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._store: dict[str, dict[str, str]] = {}
+        self._bucket_exists = bucket_exists or (lambda _bucket: True)
+
+    def install(self, session: boto3.Session) -> MetricsEmulator:
+        for operation in METRICS_OPERATIONS:
+            session.events.register_first(f"before-send.s3.{operation}", self)
+        return self
+
+    def configurations(self, bucket: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._store.get(bucket, {}))
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rsplit(".", 1)[-1]
+        bucket = bucket_of(request.url)
+        if not self._bucket_exists(bucket):
+            return _error(request, 404, "NoSuchBucket", "The specified bucket does not exist")
+        query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
+        config_id = query.get("id", [""])[0]
+        with self._lock:
+            configs = self._store.setdefault(bucket, {})
+            if operation == "PutBucketMetricsConfiguration":
+                return self._put(request, configs, config_id)
+            if operation == "ListBucketMetricsConfigurations":
+                return self._list(request, configs, query.get("continuation-token", [""])[0])
+            if config_id not in configs:
+                return _error(
+                    request, 404, "NoSuchConfiguration", "The specified configuration does not exist."
+                )
+            if operation == "DeleteBucketMetricsConfiguration":
+                del configs[config_id]
+                return _response(request, 204)
+            return _response(request, 200, configs[config_id])
+
+    def _put(self, request: Any, configs: dict[str, str], config_id: str) -> AWSResponse:
+        body = request.body.decode("utf-8") if isinstance(request.body, bytes) else request.body
+        ids = _ID.findall(body)
+        if not ids or ids[0] != config_id:
+            return _error(request, 400, "InvalidArgument", "The Id in the body must match id.")
+        if config_id not in configs and len(configs) >= MAX_CONFIGURATIONS:
+            return _error(request, 400, "TooManyConfigurations", "Too many metrics configurations.")
+        configs[config_id] = body
+        return _response(request, 204)
+
+    def _list(self, request: Any, configs: dict[str, str], token: str) -> AWSResponse:
+        ids = sorted(configs)
+        start = ids.index(token) if token in configs else 0
+        page, rest = ids[start : start + LIST_PAGE_SIZE], ids[start + LIST_PAGE_SIZE :]
+        inner = "".join(re.sub(r"^<\?xml[^>]*\?>", "", configs[i]) for i in page)
+        tail = f"<NextContinuationToken>{escape(rest[0])}</NextContinuationToken>" if rest else ""
+        if token:
+            tail = f"<ContinuationToken>{escape(token)}</ContinuationToken>" + tail
+        body = (
+            f'<ListMetricsConfigurationsResult xmlns="{S3_NS}">'
+            f"<IsTruncated>{'true' if rest else 'false'}</IsTruncated>{inner}{tail}"
+            "</ListMetricsConfigurationsResult>"
+        )
+        return _response(request, 200, body)
+
+
+class FaultInjector:
+    """Makes chosen (bucket, operation) pairs answer with an AWS error, a number of times."""
+
+    STATUS = {"AccessDenied": 403, "NoSuchBucket": 404, "SlowDown": 503, "InternalError": 500}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[tuple[str, str], list[Any]] = {}
+
+    def install(self, session: boto3.Session) -> FaultInjector:
+        session.events.register_first("before-send.s3", self)
+        return self
+
+    def fail(self, bucket: str, operation: str, code: str, times: int | None = None) -> None:
+        """Answer ``operation`` on ``bucket`` with ``code``; ``times=None`` means every time."""
+        with self._lock:
+            self._faults[(bucket, operation)] = [code, times]
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        key = (bucket_of(request.url), event_name.rsplit(".", 1)[-1])
+        with self._lock:
+            fault = self._faults.get(key)
+            if fault is None or fault[1] == 0:
+                return None
+            if fault[1] is not None:
+                fault[1] -= 1
+            code = fault[0]
+        return _error(request, self.STATUS.get(code, 400), code, f"Injected {code}")

@@ -1,0 +1,215 @@
+"""The JSON report of the findings contract, and writing a run's artefacts safely.
+
+A run's files are written into a hidden staging folder next to the final one, then the folder is
+renamed into place in one step: a crash leaves either a complete run folder or none, and never
+touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from s3compliance import __version__
+from s3compliance.scan import ScanResult
+
+SCHEMA_VERSION = "1.0"
+CSV_COLUMNS = [
+    "account_id",
+    "bucket",
+    "bucket_arn",
+    "region",
+    "check_id",
+    "status",
+    "severity",
+    "reason",
+    "violation",
+    "error_code",
+    "remediation",
+    "frameworks",
+]
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package; every report is validated against it."""
+    return json.loads(files("s3compliance").joinpath("schemas/findings.schema.json").read_text())
+
+
+def utc_timestamp(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_report(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
+    """The report as a dict, ordered deterministically (buckets by name, checks by catalogue)."""
+    findings = result.findings
+    per_bucket = dict(list(findings.groupby("bucket", sort=False)))
+    buckets, non_compliant, errors = [], [], []
+    for row in result.buckets.itertuples(index=False):
+        group = per_bucket[row.bucket]
+        buckets.append(
+            {
+                "bucket_name": row.bucket,
+                "bucket_arn": row.bucket_arn,
+                "region": row.region,
+                "status": row.status,
+                "severity": row.bucket_severity,
+                "violation_count": row.violation_count,
+                "error_count": row.error_count,
+                "findings": [
+                    {
+                        "check_id": f.check_id,
+                        "status": f.status,
+                        "severity": f.severity,
+                        "reason": f.reason,
+                        "violation": f.violation,
+                        "error_code": f.error_code,
+                        "evidence": f.evidence,
+                    }
+                    for f in group.itertuples(index=False)
+                ],
+            }
+        )
+        if row.status == "non_compliant":
+            non_compliant.append(
+                {
+                    "bucket_name": row.bucket,
+                    "bucket_arn": row.bucket_arn,
+                    "region": row.region,
+                    "severity": row.bucket_severity,
+                    "violations": list(row.violations),
+                }
+            )
+        errors.extend(
+            {
+                "bucket_name": row.bucket,
+                "check_id": f.check_id,
+                "error_code": f.error_code,
+                "message": f.evidence["error"]["message"],
+            }
+            for f in group.itertuples(index=False)
+            if f.status == "ERROR"
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "generated_at": generated_at or utc_timestamp(),
+        "account_id": result.account_id,
+        "regions": list(result.regions),
+        "parameters": result.params.to_dict(),
+        "summary": result.summary(),
+        "non_compliant_buckets": non_compliant,
+        "buckets": buckets,
+        "errors": errors,
+        "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
+    }
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    """Raise :class:`jsonschema.ValidationError` when the report breaks the contract."""
+    jsonschema.Draft202012Validator(report_schema()).validate(report)
+
+
+def findings_csv(result: ScanResult) -> str:
+    frame = result.findings[CSV_COLUMNS].copy()
+    frame["frameworks"] = frame["frameworks"].map(";".join)
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the report from the team
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _free_run_dir(output_dir: Path, run_id: str) -> Path:
+    """``output/<run_id>``, or ``<run_id>-2``, ``-3``... : an earlier run is never overwritten."""
+    candidate, n = output_dir / run_id, 1
+    while candidate.exists():
+        n += 1
+        candidate = output_dir / f"{run_id}-{n}"
+    return candidate
+
+
+def point_latest(output_dir: Path, run_dir: Path) -> None:
+    """Swap ``output/latest`` to the run folder in one rename."""
+    link = output_dir / "latest"
+    tmp = output_dir / f".latest.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def publish_run(
+    output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]
+) -> Path:
+    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it.
+
+    If ``write`` raises, the staging folder is removed and nothing under ``output_dir`` changes.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or new_run_id()
+    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial"))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+        write(staging)
+        final = _free_run_dir(output_dir, run_id)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    point_latest(output_dir, final)
+    return final
+
+
+def write_report(
+    result: ScanResult,
+    output_dir: str | Path | None = None,
+    run_id: str | None = None,
+    generated_at: str | None = None,
+) -> Path:
+    """Write ``findings.json`` (validated) and ``findings.csv`` into a new run folder."""
+    report = build_report(result, generated_at)
+    validate_report(report)
+    text = json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    csv = findings_csv(result)
+
+    def write(folder: Path) -> None:
+        atomic_write_text(folder / "findings.json", text)
+        atomic_write_text(folder / "findings.csv", csv)
+
+    return publish_run(
+        output_dir or result.params.output_dir, run_id or result.params.run_id, write
+    )

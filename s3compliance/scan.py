@@ -1,0 +1,274 @@
+"""The scan: discover buckets, fetch their evidence once, run every enabled check on it.
+
+Read-only by construction: the only AWS operations on this path are List/Get calls (a test records
+every operation a scan makes and asserts it). One bucket's failure becomes ERROR findings for that
+bucket; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from tqdm.auto import tqdm
+
+from s3compliance.aws import Clients, error_code, make_session, partition_for_region
+from s3compliance.checks import Check, Settings, documents_needed, select_checks
+from s3compliance.discovery import discover_buckets
+from s3compliance.evidence import DOCUMENTS, BucketEvidence, fetch_evidence
+from s3compliance.params import Params
+from s3compliance.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+FINDING_COLUMNS = [
+    "account_id",
+    "bucket",
+    "bucket_arn",
+    "region",
+    "check_id",
+    "status",
+    "severity",
+    "reason",
+    "violation",
+    "error_code",
+    "evidence",
+    "remediation",
+    "frameworks",
+]
+BUCKET_COLUMNS = [
+    "account_id",
+    "bucket",
+    "bucket_arn",
+    "region",
+    "created",
+    "status",
+    "violation_count",
+    "violations",
+    "error_count",
+    "bucket_severity",
+    "tags",
+]
+
+
+class ScanAborted(RuntimeError):
+    """The scan could not start (e.g. ListBuckets denied); the message says why in one line."""
+
+
+@dataclass
+class ScanResult:
+    """What a scan found, as the DataFrames of the findings contract, plus run statistics."""
+
+    account_id: str
+    regions: list[str]
+    params: Params
+    findings: pd.DataFrame
+    buckets: pd.DataFrame
+    retries: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Bucket counts by status and severity, and finding counts per check and status."""
+        status = self.buckets["status"].value_counts()
+        by_check: dict[str, dict[str, int]] = {}
+        for check_id in dict.fromkeys(self.findings["check_id"]):
+            counts = self.findings.loc[self.findings["check_id"] == check_id, "status"]
+            by_check[check_id] = {s: int((counts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
+        return {
+            "total_buckets": len(self.buckets),
+            "compliant_buckets": int(status.get("compliant", 0)),
+            "non_compliant_buckets": int(status.get("non_compliant", 0)),
+            "unknown_buckets": int(status.get("unknown", 0)),
+            "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
+            "by_check": by_check,
+        }
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The per-check counts as a table, for people (CLI and notebook)."""
+        by_check = self.summary()["by_check"]
+        frame = pd.DataFrame.from_dict(by_check, orient="index", columns=["PASS", "FAIL", "ERROR"])
+        frame.index.name = "check_id"
+        return frame
+
+
+def bucket_severity(violation_count: int, high_threshold: int) -> str:
+    """``high`` at or above the threshold, then ``medium`` at 2, ``low`` at 1, ``none`` at 0."""
+    if violation_count >= high_threshold:
+        return "high"
+    return {0: "none", 1: "low"}.get(violation_count, "medium")
+
+
+def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any]:
+    return {
+        **base,
+        "check_id": check.id,
+        "severity": check.severity,
+        "violation": "",
+        "error_code": "",
+        "remediation": check.remediation,
+        "frameworks": list(check.frameworks),
+        **values,
+    }
+
+
+def evaluate(
+    checks: list[Check], evidence: BucketEvidence, settings: Settings, base: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run each check on the bucket's evidence; a check whose document failed is ERROR."""
+    rows: list[dict[str, Any]] = []
+    for check in checks:
+        failed = next(
+            (d for d in check.documents if not evidence.documents[d].ok), None
+        )
+        if failed is not None:
+            doc = evidence.documents[failed]
+            api = DOCUMENTS[failed].api
+            rows.append(
+                _finding(
+                    check,
+                    base,
+                    status="ERROR",
+                    reason=f"{api} failed with {doc.error_code}; the check was not evaluated.",
+                    error_code=doc.error_code,
+                    evidence={"error": {"api": api, "message": doc.error_message}},
+                )
+            )
+            continue
+        values = {d: evidence.documents[d].value for d in check.documents}
+        verdict = check.evaluate(values, settings)
+        rows.append(
+            _finding(
+                check,
+                base,
+                status="PASS" if verdict.passed else "FAIL",
+                reason=verdict.reason,
+                violation="" if verdict.passed else check.violation_text(settings),
+                evidence=values,
+            )
+        )
+    return rows
+
+
+def _location_errors(checks: list[Check], code: str, base: dict[str, Any]) -> list[dict]:
+    return [
+        _finding(
+            c,
+            base,
+            status="ERROR",
+            reason=f"GetBucketLocation failed with {code}; the bucket's region is unknown.",
+            error_code=code,
+            evidence={"error": {"api": "GetBucketLocation", "message": code}},
+        )
+        for c in checks
+    ]
+
+
+def bucket_rows(findings: pd.DataFrame, discovered: pd.DataFrame, high: int) -> pd.DataFrame:
+    """One row per bucket: status and severity from its findings (ERROR is never compliant)."""
+    rows = []
+    by_bucket = dict(list(findings.groupby("bucket", sort=False)))
+    for item in discovered.itertuples(index=False):
+        group = by_bucket[item.bucket]  # every discovered bucket has one finding per check
+        violations = list(group.loc[group["status"] == "FAIL", "violation"])
+        errors = int((group["status"] == "ERROR").sum())
+        status = "non_compliant" if violations else ("unknown" if errors else "compliant")
+        rows.append(
+            {
+                "account_id": group["account_id"].iat[0],
+                "bucket": item.bucket,
+                "bucket_arn": group["bucket_arn"].iat[0],
+                "region": item.region,
+                "created": item.created,
+                "status": status,
+                "violation_count": len(violations),
+                "violations": violations,
+                "error_count": errors,
+                "bucket_severity": bucket_severity(len(violations), high),
+                "tags": {},
+            }
+        )
+    return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
+
+
+def run_scan(
+    params: Params,
+    clients: Clients | None = None,
+    session: boto3.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: bool | None = None,
+) -> ScanResult:
+    """Scan the account the parameters point at and return its findings.
+
+    ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
+    Raises :class:`botocore.exceptions.NoCredentialsError` when there are no credentials and
+    :class:`ScanAborted` when the buckets cannot be listed at all.
+    """
+    started = time.perf_counter()
+    if clients is None:
+        session = session or make_session(params.aws_profile)
+        clients = Clients(session, params.endpoint_url, params.max_workers)
+    checks = select_checks(params.profile, params.checks)
+    documents = documents_needed(checks)
+    settings = Settings(params.lifecycle_max_age_days, tuple(params.allowed_sse_algorithms))
+    retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
+
+    try:
+        discovered = discover_buckets(
+            clients, params.regions, retry, params.page_size, params.include, params.exclude
+        )
+    except NoCredentialsError:
+        raise
+    except (ClientError, BotoCoreError) as exc:
+        raise ScanAborted(f"cannot list the account's buckets: {error_code(exc)}: {exc}") from exc
+    account_id = clients.account_id()
+
+    def scan_one(item: Any) -> list[dict[str, Any]]:
+        partition = partition_for_region(clients.session, item.region)
+        base = {
+            "account_id": account_id,
+            "bucket": item.bucket,
+            "bucket_arn": f"arn:{partition}:s3:::{item.bucket}",
+            "region": item.region,
+        }
+        if item.location_error:
+            return _location_errors(checks, item.location_error, base)
+        evidence = fetch_evidence(clients.s3(item.region), item.bucket, item.region, documents, retry)
+        return evaluate(checks, evidence, settings, base)
+
+    rows: list[dict[str, Any]] = []
+    items = list(discovered.itertuples(index=False))
+    with (
+        ThreadPoolExecutor(max_workers=params.max_workers) as pool,
+        tqdm(
+            total=len(items),
+            desc="Scanning buckets",
+            unit="bucket",
+            disable=None if progress is None else not progress,
+        ) as bar,
+    ):
+        for bucket_findings in pool.map(scan_one, items):
+            rows.extend(bucket_findings)
+            bar.update(1)
+
+    findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    buckets = bucket_rows(findings, discovered, params.high_severity_threshold)
+    result = ScanResult(
+        account_id=account_id,
+        regions=list(params.regions),
+        params=params,
+        findings=findings,
+        buckets=buckets,
+        retries=retry.counter.count,
+        api_calls=dict(sorted(clients.recorder.by_operation.items())),
+        wall_seconds=time.perf_counter() - started,
+    )
+    log.info("scan finished: %s", {k: v for k, v in result.summary().items() if k != "by_check"})
+    return result
