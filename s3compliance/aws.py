@@ -23,7 +23,8 @@ _ACCOUNT_PREFIX = re.compile(r"^(https?://)\d{12}\.")
 class CallRecorder:
     """Counts the AWS operations a run calls, per operation and per bucket.
 
-    Attached to every client the factory builds (``before-call`` fires once per attempt), so the
+    Attached to every client the factory builds (``before-parameter-build`` fires once per call
+    attempt, before any stub or mock can answer it), so the
     benchmark and the tests can prove that no document is fetched twice for one bucket and that a
     scan makes no mutating call.
     """
@@ -98,7 +99,7 @@ class Clients:
                     endpoint_url=self.endpoint_url,
                     config=self.config,
                 )
-                client.meta.events.register("before-call", self.recorder)
+                client.meta.events.register("before-parameter-build", self.recorder)
                 if service == "s3control" and self.endpoint_url:
                     client.meta.events.register("before-sign.s3-control.*", _strip_account_prefix)
                 self._clients[key] = client

@@ -168,9 +168,10 @@ def _pin_creation_dates(dates: dict[str, datetime]) -> None:
                     bucket.creation_date = dates[name]
 
 
-def seed_fleet(session: boto3.Session, fleet: tuple[Archetype, ...] = FLEET) -> FaultInjector:
-    """Create the fleet in the active moto mock; return the injector holding its denials."""
-    faults = FaultInjector().install(session)
+def seed_fleet(
+    session: boto3.Session, faults: FaultInjector, fleet: tuple[Archetype, ...] = FLEET
+) -> None:
+    """Create the fleet in the active moto mock, registering its denials with ``faults``."""
     dates: dict[str, datetime] = {}
     for kind in fleet:
         client = session.client("s3", region_name=kind.region)
@@ -186,7 +187,6 @@ def seed_fleet(session: boto3.Session, fleet: tuple[Archetype, ...] = FLEET) -> 
                 faults.fail(bucket, operation, "AccessDenied")
             dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
     _pin_creation_dates(dates)
-    return faults
 
 
 @contextlib.contextmanager
@@ -210,8 +210,9 @@ def demo_account() -> Iterator[boto3.Session]:
                 aws_secret_access_key="testing",
                 region_name=DEMO_REGION,
             )
+            faults = FaultInjector().install(session)  # first, so its faults win
             MetricsEmulator(moto_bucket_exists).install(session)
-            seed_fleet(session)
+            seed_fleet(session, faults)
             yield session
     finally:
         os.environ.update(hidden)

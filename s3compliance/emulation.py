@@ -8,7 +8,8 @@ S3 XML bodies, so botocore's own serializer and parser run on both sides, exactl
 It also lets the demo and the tests make one operation of one bucket fail with a given AWS error
 (``AccessDenied``, ``SlowDown``...), the way an SCP or a throttled API would, which moto cannot.
 
-Both work as ``before-send`` handlers registered *first* on a boto3 session. botocore calls every
+Both work as ``before-send`` handlers registered *first* on a boto3 session (the fault injector
+before the metrics emulator, so that a fault can hit the metrics API too). botocore calls every
 ``before-send`` handler and uses the first response, so moto's in-process handler would still act
 on the request (a DELETE ``?metrics`` is DeleteBucket to moto): an answered request therefore has
 its URL pointed at a host no emulator claims before moto sees it. Against a moto server the
@@ -95,16 +96,21 @@ class MetricsEmulator:
         self._bucket_exists = bucket_exists or (lambda _bucket: True)
 
     def install(self, session: boto3.Session) -> MetricsEmulator:
-        for operation in METRICS_OPERATIONS:
-            session.events.register_first(f"before-send.s3.{operation}", self)
+        """Answer the metrics operations of clients created from ``session`` from now on.
+
+        Install a :class:`FaultInjector` before this, so that injected faults win.
+        """
+        session.events.register_first("before-send.s3", self)
         return self
 
     def configurations(self, bucket: str) -> dict[str, str]:
         with self._lock:
             return dict(self._store.get(bucket, {}))
 
-    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         operation = event_name.rsplit(".", 1)[-1]
+        if operation not in METRICS_OPERATIONS:
+            return None
         bucket = bucket_of(request.url)
         if not self._bucket_exists(bucket):
             return _error(request, 404, "NoSuchBucket", "The specified bucket does not exist")

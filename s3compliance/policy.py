@@ -63,7 +63,8 @@ def is_everyone(principal: Any) -> bool:
 def pinning_keys(condition: Any) -> list[str]:
     """The condition keys that pin the caller to a network, an org, an account or an identity.
 
-    A key whose every value is a wildcard (``*``, ``0.0.0.0/0``) pins nothing.
+    A key that admits a wildcard value (``*``, ``0.0.0.0/0``, ``::/0``) pins nothing: any caller
+    matches it.
     """
     pinned: list[str] = []
     if not isinstance(condition, dict):
@@ -72,7 +73,7 @@ def pinning_keys(condition: Any) -> list[str]:
         if not isinstance(clauses, dict) or str(operator).startswith("Null"):
             continue
         for key, values in clauses.items():
-            if key.lower() in PINNING_KEYS and not set(map(str, as_list(values))) <= _OPEN_VALUES:
+            if key.lower() in PINNING_KEYS and not _OPEN_VALUES & set(map(str, as_list(values))):
                 pinned.append(key)
     return pinned
 

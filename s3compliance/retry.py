@@ -23,7 +23,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 T = TypeVar("T")
@@ -75,7 +75,10 @@ class RetryCounter:
 
 
 class RetryPolicy:
-    """Exponential backoff with jitter over transient AWS errors.
+    """Exponential backoff with full jitter over transient AWS errors.
+
+    The n-th wait is random in ``[0, min(initial * 2**n, max_wait_s)]`` (AWS's recommended "full
+    jitter"), so a fleet of threads that were throttled together do not retry together.
 
     ``sleep`` is injectable so that tests exercise the policy without waiting.
     """
@@ -99,7 +102,7 @@ class RetryPolicy:
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=self.initial_wait_s, max=self.max_wait_s),
+            wait=wait_random_exponential(multiplier=self.initial_wait_s, max=self.max_wait_s),
             before_sleep=self.counter.record,
             sleep=self.sleep,
             reraise=True,

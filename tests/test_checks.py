@@ -1,0 +1,169 @@
+"""The mission checks as pure functions over hand-written evidence: no AWS, no mocks."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from s3compliance.checks import (
+    CATALOGUE,
+    PROFILES,
+    SEVERITIES,
+    Settings,
+    check,
+    documents_needed,
+    select_checks,
+)
+from s3compliance.evidence import DOCUMENTS
+
+S = Settings()
+
+
+def run(check_id: str, settings: Settings = S, **evidence: Any) -> tuple[bool, str]:
+    c = CATALOGUE[check_id]
+    full = {d: None for d in c.documents} | evidence
+    verdict = c.evaluate(full, settings)
+    return verdict.passed, verdict.reason
+
+
+def rule(days: int | None = 30, status: str = "Enabled", filt: Any = None, **extra: Any) -> dict:
+    r: dict[str, Any] = {"ID": "r1", "Status": status, **extra}
+    if filt is not None:
+        r["Filter"] = filt
+    if days is not None:
+        r["Expiration"] = {"Days": days}
+    return r
+
+
+# (check id, evidence, expected pass, text the reason must contain)
+CASES = [
+    ("versioning", {"versioning": {"Status": "Enabled"}}, True, "Enabled"),
+    ("versioning", {"versioning": {"Status": "Suspended"}}, False, "Suspended"),
+    ("versioning", {"versioning": {}}, False, "never been enabled"),
+    ("encryption", {"encryption": None}, False, "No default encryption"),
+    ("encryption", {"encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}, True, "AES256"),  # noqa: E501
+    ("encryption", {"encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]}}, True, "aws:kms:dsse"),  # noqa: E501
+    ("encryption", {"encryption": {"Rules": [{"BucketKeyEnabled": True}]}}, False, "no default algorithm"),  # noqa: E501
+    ("lifecycle", {"lifecycle": None}, False, "No lifecycle"),
+    ("lifecycle", {"lifecycle": [rule(30, filt={})]}, True, "30 days"),
+    ("lifecycle", {"lifecycle": [rule(90, filt={"Prefix": ""})]}, True, "90 days"),
+    ("lifecycle", {"lifecycle": [rule(365, filt={})]}, False, "365 days (> 90)"),
+    ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "logs/"})]}, False, "prefix 'logs/'"),
+    ("lifecycle", {"lifecycle": [rule(30, Prefix="tmp/")]}, False, "prefix 'tmp/'"),
+    ("lifecycle", {"lifecycle": [rule(30, filt={"Tag": {"Key": "k", "Value": "v"}})]}, False, "tags k=v"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(30, filt={"And": {"Prefix": "", "Tags": [{"Key": "a", "Value": "b"}]}})]}, False, "tags a=b"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(30, filt={"ObjectSizeGreaterThan": 1024})]}, False, "ObjectSizeGreaterThan 1024"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(30, status="Disabled", filt={})]}, False, "is Disabled"),
+    ("lifecycle", {"lifecycle": [rule(None, filt={}, Transitions=[{"Days": 30, "StorageClass": "GLACIER"}])]}, True, "30 days"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(None, Prefix="", Transition={"Days": 60, "StorageClass": "GLACIER"})]}, True, "60 days"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(None, filt={}, NoncurrentVersionExpiration={"NoncurrentDays": 7})]}, False, "neither expires"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(400, filt={})]}, False, "400 days"),  # noqa: E501
+    ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(60, filt={})]}, True, "60 days"),  # noqa: E501
+    ("public_access", {"policy": None, "policy_status": None}, True, "No bucket policy"),
+    ("public_access", {"policy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}, "policy_status": {"IsPublic": True}}, False, "s3:GetObject"),  # noqa: E501
+    ("public_access", {"policy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*"}]}, "policy_status": {"IsPublic": True}}, False, "IsPublic=true"),  # noqa: E501
+    ("public_access", {"policy": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]}, "policy_status": {"IsPublic": False}}, True, "No statement"),  # noqa: E501
+    ("cloudwatch_metrics", {"metrics": []}, False, "No request-metrics"),
+    ("cloudwatch_metrics", {"metrics": [{"Id": "EntireBucket"}]}, True, "EntireBucket"),
+    ("cloudwatch_metrics", {"metrics": [{"Id": "whatever-id"}]}, True, "whatever-id"),
+    ("cloudwatch_metrics", {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}]}, False, "Only filtered"),  # noqa: E501
+    ("cloudwatch_metrics", {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}, {"Id": "all"}]}, True, "'all'"),  # noqa: E501
+]
+
+
+@pytest.mark.parametrize(("check_id", "evidence", "passed", "text"), CASES)
+def test_check_verdicts(check_id: str, evidence: dict, passed: bool, text: str) -> None:
+    got, reason = run(check_id, **evidence)
+    assert got is passed, reason
+    assert text in reason
+
+
+def test_encryption_any_rule_counts_and_allowed_set_is_a_parameter() -> None:
+    evidence = {
+        "encryption": {
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}},
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}},
+            ]
+        }
+    }
+    assert run("encryption", **evidence)[0] is True
+    kms_only = Settings(allowed_sse_algorithms=("aws:kms", "aws:kms:dsse"))
+    assert run("encryption", kms_only, **evidence) == (True, "Default encryption uses aws:kms.")
+    aes_only = {"encryption": {"Rules": evidence["encryption"]["Rules"][:1]}}
+    passed, reason = run("encryption", kms_only, **aes_only)
+    assert not passed and "AES256, not one of aws:kms, aws:kms:dsse" in reason
+
+
+def test_lifecycle_limit_follows_the_parameter_in_verdict_and_violation() -> None:
+    evidence = {"lifecycle": [rule(120, filt={})]}
+    assert run("lifecycle", **evidence)[0] is False
+    assert run("lifecycle", Settings(lifecycle_max_age_days=180), **evidence)[0] is True
+    lifecycle = CATALOGUE["lifecycle"]
+    assert lifecycle.violation_text(S) == "Lifecycle policy missing for objects older than 90 days"
+    assert lifecycle.violation_text(Settings(lifecycle_max_age_days=30)).endswith("30 days")
+
+
+VIOLATIONS = {
+    "versioning": "Versioning not enabled",
+    "encryption": "Server-side encryption not configured",
+    "lifecycle": "Lifecycle policy missing for objects older than 90 days",
+    "public_access": "Bucket policy allows public access",
+    "cloudwatch_metrics": "CloudWatch metrics not configured",
+}
+SEVERITY = {
+    "versioning": "medium",
+    "encryption": "high",
+    "lifecycle": "medium",
+    "public_access": "critical",
+    "cloudwatch_metrics": "low",
+}
+
+
+def test_mission_profile_matches_the_spec_contract() -> None:
+    mission = select_checks("mission")
+    assert [c.id for c in mission] == list(VIOLATIONS)
+    for c in mission:
+        assert c.violation_text(S) == VIOLATIONS[c.id]
+        assert c.severity == SEVERITY[c.id]
+
+
+@pytest.mark.parametrize("check_id", list(CATALOGUE))
+def test_every_check_has_metadata_and_pass_and_fail_tests(check_id: str) -> None:
+    c = CATALOGUE[check_id]
+    assert c.title and c.remediation and c.violation
+    assert c.severity in SEVERITIES
+    assert c.description, "a check's docstring says why it matters"
+    assert c.permissions and all(p.startswith("s3:") for p in c.permissions)
+    assert all(d in DOCUMENTS for d in c.documents)
+    outcomes = {passed for cid, _, passed, _ in CASES if cid == check_id}
+    assert outcomes == {True, False}, "each check needs at least one PASS and one FAIL case"
+    assert inspect.signature(c.fn).parameters.keys().__len__() == 2
+
+
+def test_documents_needed_are_distinct_and_ordered() -> None:
+    docs = documents_needed(select_checks("mission"))
+    assert docs == ["versioning", "encryption", "lifecycle", "policy", "policy_status", "metrics"]
+    assert documents_needed(select_checks(ids=["public_access"])) == ["policy", "policy_status"]
+
+
+def test_explicit_check_list_wins_over_profile_and_keeps_catalogue_order() -> None:
+    chosen = select_checks("mission", ["cloudwatch_metrics", "versioning"])
+    assert [c.id for c in chosen] == ["versioning", "cloudwatch_metrics"]
+    assert set(PROFILES["mission"]) <= set(CATALOGUE)
+
+
+def test_registry_rejects_duplicates_bad_severity_and_unknown_documents() -> None:
+    def fn(ev: Any, s: Settings) -> Any:  # pragma: no cover - never registered
+        raise AssertionError
+
+    common = {"title": "t", "violation": "v", "remediation": "r"}
+    with pytest.raises(ValueError, match="registered twice"):
+        check(id="versioning", severity="low", documents=("versioning",), **common)(fn)
+    with pytest.raises(ValueError, match="unknown severity"):
+        check(id="x-new", severity="urgent", documents=("versioning",), **common)(fn)
+    with pytest.raises(ValueError, match="unknown evidence documents"):
+        check(id="x-new", severity="low", documents=("nope",), **common)(fn)
+    assert "x-new" not in CATALOGUE

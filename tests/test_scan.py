@@ -1,0 +1,234 @@
+"""The scan end to end on moto: verdicts, ERROR paths, retries, call counts, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import boto3
+import pytest
+from botocore.exceptions import NoCredentialsError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from s3compliance.aws import Clients
+from s3compliance.scan import (
+    BUCKET_COLUMNS,
+    FINDING_COLUMNS,
+    ScanAborted,
+    bucket_severity,
+    run_scan,
+)
+
+MISSION_DOCUMENT_APIS = {
+    "GetBucketVersioning": "versioning",
+    "GetBucketEncryption": "encryption",
+    "GetBucketLifecycleConfiguration": "lifecycle",
+    "GetBucketPolicy": "public_access",
+    "GetBucketPolicyStatus": "public_access",
+    "ListBucketMetricsConfigurations": "cloudwatch_metrics",
+}
+NO_SLEEP = {"sleep": lambda _s: None}
+
+
+def statuses(result, bucket: str) -> dict[str, str]:
+    rows = result.findings[result.findings["bucket"] == bucket]
+    return dict(zip(rows["check_id"], rows["status"], strict=True))
+
+
+def test_frames_follow_the_findings_contract(account, params) -> None:
+    account.compliant_bucket("good-bucket")
+    account.bucket("bare-bucket")
+    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    assert list(result.findings.columns) == FINDING_COLUMNS
+    assert list(result.buckets.columns) == BUCKET_COLUMNS
+    assert result.account_id == "123456789012"
+    good = result.buckets.set_index("bucket").loc["good-bucket"]
+    assert (good["status"], good["violation_count"], good["bucket_severity"]) == (
+        "compliant", 0, "none",
+    )
+    bare = result.buckets.set_index("bucket").loc["bare-bucket"]
+    assert bare["status"] == "non_compliant"
+    assert bare["violations"] == [
+        "Versioning not enabled",
+        "Server-side encryption not configured",
+        "Lifecycle policy missing for objects older than 90 days",
+        "CloudWatch metrics not configured",
+    ]
+    assert bare["bucket_severity"] == "high"
+    assert bare["bucket_arn"] == "arn:aws:s3:::bare-bucket"
+    row = result.findings.iloc[0]
+    assert row["frameworks"] == ["AWS-FSBP S3.14"] and row["remediation"]
+    assert isinstance(row["evidence"], dict) and "versioning" in row["evidence"]
+    assert result.summary() == {
+        "total_buckets": 2,
+        "compliant_buckets": 1,
+        "non_compliant_buckets": 1,
+        "unknown_buckets": 0,
+        "high_severity_buckets": 1,
+        "by_check": {
+            c: {"PASS": 1, "FAIL": 1, "ERROR": 0}
+            for c in ("versioning", "encryption", "lifecycle", "cloudwatch_metrics")
+        }
+        | {"public_access": {"PASS": 2, "FAIL": 0, "ERROR": 0}},
+    }
+
+
+def test_one_call_per_document_per_bucket_and_nothing_but_reads(account, params) -> None:
+    for i in range(5):
+        account.compliant_bucket(f"bucket-{i}")
+    clients = account.clients()
+    result = run_scan(params, clients=clients, **NO_SLEEP)
+    per_bucket = clients.recorder.by_bucket_operation
+    for i in range(5):
+        for api in MISSION_DOCUMENT_APIS:
+            assert per_bucket[(f"bucket-{i}", api)] == 1, api
+    assert result.api_calls == {"GetCallerIdentity": 1, "ListBuckets": 1} | dict.fromkeys(
+        MISSION_DOCUMENT_APIS, 5
+    )
+    assert all(op.startswith(("Get", "List")) for op in clients.recorder.operations)
+
+
+def test_only_the_documents_the_enabled_checks_need_are_fetched(account, params) -> None:
+    account.compliant_bucket("only-one")
+    clients = account.clients()
+    run_scan(replace(params, checks=["versioning"]), clients=clients, **NO_SLEEP)
+    assert clients.recorder.operations == {"ListBuckets", "GetCallerIdentity", "GetBucketVersioning"}
+
+
+@pytest.mark.parametrize("api", sorted(MISSION_DOCUMENT_APIS))
+def test_access_denied_on_one_document_errors_only_its_checks(account, params, api) -> None:
+    account.compliant_bucket("denied-bucket")
+    account.compliant_bucket("other-bucket")
+    account.faults.fail("denied-bucket", api, "AccessDenied")
+    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    denied = statuses(result, "denied-bucket")
+    broken = MISSION_DOCUMENT_APIS[api]
+    assert denied[broken] == "ERROR"
+    assert all(s == "PASS" for c, s in denied.items() if c != broken)
+    assert set(statuses(result, "other-bucket").values()) == {"PASS"}
+    row = result.findings[
+        (result.findings["bucket"] == "denied-bucket") & (result.findings["check_id"] == broken)
+    ].iloc[0]
+    assert row["error_code"] == "AccessDenied" and row["violation"] == ""
+    assert api in row["reason"]
+    bucket = result.buckets.set_index("bucket").loc["denied-bucket"]
+    assert (bucket["status"], bucket["error_count"]) == ("unknown", 1)
+
+
+def test_error_never_counts_as_compliant_and_fail_wins_over_error(account, params) -> None:
+    account.bucket("fails-and-errors")
+    account.faults.fail("fails-and-errors", "GetBucketPolicy", "AccessDenied")
+    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    row = result.buckets.iloc[0]
+    assert (row["status"], row["error_count"], row["violation_count"]) == ("non_compliant", 1, 4)
+
+
+def test_bucket_deleted_between_listing_and_checking(account, params) -> None:
+    account.compliant_bucket("stays")
+    account.compliant_bucket("vanishes")
+
+    def delete_after_listing(**_kwargs) -> None:
+        account.s3.delete_bucket(Bucket="vanishes")
+
+    clients = account.clients()
+    clients.s3("us-east-1").meta.events.register("after-call.s3.ListBuckets", delete_after_listing)
+    result = run_scan(params, clients=clients, **NO_SLEEP)
+    gone = result.findings[result.findings["bucket"] == "vanishes"]
+    assert set(gone["status"]) == {"ERROR"} and set(gone["error_code"]) == {"NoSuchBucket"}
+    assert result.buckets.set_index("bucket").loc["vanishes", "status"] == "unknown"
+    assert set(statuses(result, "stays").values()) == {"PASS"}
+
+
+def test_throttled_then_recovered_is_pass_and_counted(account, params) -> None:
+    account.compliant_bucket("throttled")
+    account.faults.fail("throttled", "GetBucketVersioning", "SlowDown", times=2)
+    slept: list[float] = []
+    result = run_scan(params, clients=account.clients(), sleep=slept.append)
+    assert statuses(result, "throttled")["versioning"] == "PASS"
+    assert result.retries == 2 and len(slept) == 2
+
+
+def test_throttled_past_the_attempts_becomes_error(account, params) -> None:
+    account.compliant_bucket("throttled")
+    account.faults.fail("throttled", "GetBucketEncryption", "SlowDown")
+    result = run_scan(replace(params, retry_attempts=4), clients=account.clients(), **NO_SLEEP)
+    row = result.findings[result.findings["check_id"] == "encryption"].iloc[0]
+    assert (row["status"], row["error_code"]) == ("ERROR", "SlowDown")
+    assert result.retries == 3
+    assert result.api_calls["GetBucketEncryption"] == 4
+
+
+def test_unknown_location_makes_every_check_error(account, params) -> None:
+    account.compliant_bucket("nowhere")
+    account.faults.fail("nowhere", "GetBucketLocation", "AccessDenied")
+    result = run_scan(replace(params, regions=["*"]), clients=account.clients(), **NO_SLEEP)
+    assert set(result.findings["status"]) == {"ERROR"}
+    assert "GetBucketLocation" in result.findings.iloc[0]["reason"]
+
+
+def test_buckets_in_other_regions_are_scanned_with_their_own_client(account, params) -> None:
+    account.compliant_bucket("east-bucket")
+    account.compliant_bucket("frankfurt-bucket", region="eu-central-1")
+    clients = account.clients()
+    result = run_scan(
+        replace(params, regions=["us-east-1", "eu-central-1"]), clients=clients, **NO_SLEEP
+    )
+    assert set(result.findings["status"]) == {"PASS"}
+    assert result.buckets.set_index("bucket").loc["frankfurt-bucket", "region"] == "eu-central-1"
+    assert ("s3", "eu-central-1") in clients._clients
+
+
+def test_partition_aware_arn(params) -> None:
+    with mock_aws():
+        session = boto3.Session(region_name="cn-north-1")
+        session.client("s3", region_name="cn-north-1").create_bucket(
+            Bucket="china-bucket", CreateBucketConfiguration={"LocationConstraint": "cn-north-1"}
+        )
+        result = run_scan(
+            replace(params, regions=["cn-north-1"], checks=["versioning"]),
+            clients=Clients(session),
+            **NO_SLEEP,
+        )
+    assert result.buckets.iloc[0]["bucket_arn"] == "arn:aws-cn:s3:::china-bucket"
+
+
+def test_sts_unavailable_gives_unknown_account(account, params) -> None:
+    account.compliant_bucket("b-one")
+    clients = account.clients()
+    with Stubber(clients.sts()) as stub:
+        stub.add_client_error("get_caller_identity", "AccessDenied", http_status_code=403)
+        result = run_scan(params, clients=clients, **NO_SLEEP)
+    assert result.account_id == "unknown"
+    assert set(result.findings["account_id"]) == {"unknown"}
+
+
+def test_listing_denied_aborts_with_a_clear_message(account, params) -> None:
+    clients = account.clients()
+    with (
+        Stubber(clients.s3()) as stub,
+        pytest.raises(ScanAborted, match="cannot list the account's buckets: AccessDenied"),
+    ):
+        stub.add_client_error("list_buckets", "AccessDenied", http_status_code=403)
+        run_scan(params, clients=clients, **NO_SLEEP)
+
+
+def test_no_credentials_is_raised_for_the_caller(params, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(NoCredentialsError):
+        run_scan(params, **NO_SLEEP)
+
+
+def test_empty_account(account, params) -> None:
+    result = run_scan(params, clients=account.clients(), progress=True, **NO_SLEEP)
+    assert result.buckets.empty and result.findings.empty
+    assert result.summary()["total_buckets"] == 0 and result.summary()["by_check"] == {}
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "expected"),
+    [(0, 3, "none"), (1, 3, "low"), (2, 3, "medium"), (3, 3, "high"), (5, 3, "high"),
+     (2, 2, "high"), (1, 1, "high")],
+)
+def test_bucket_severity(count: int, threshold: int, expected: str) -> None:
+    assert bucket_severity(count, threshold) == expected
