@@ -132,4 +132,4 @@ def error_code(exc: BaseException) -> str:
 
 def partition_for_region(session: boto3.Session, region: str) -> str:
     """``aws``, ``aws-cn`` or ``aws-us-gov``: ARNs must carry the partition of the region."""
-    return str(session._session.get_partition_for_region(region))  # noqa: SLF001 - public in botocore
+    return str(session._session.get_partition_for_region(region))

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (scan, demo):
         command.add_argument("--output-dir", help="folder that receives the run folder")
         command.add_argument("--run-id", help="name of the run folder (default: UTC timestamp)")
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details"
+        )
     return parser
 
 

@@ -95,20 +95,28 @@ FLEET: tuple[Archetype, ...] = (
     Archetype(
         "lifecycle-365",
         8,
-        lifecycle=[{"ID": "expire-1y", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 365}}],
+        lifecycle=[
+            {"ID": "expire-1y", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 365}}
+        ],
     ),
     Archetype(
         "lifecycle-prefix",
         6,
         lifecycle=[
-            {"ID": "logs-30d", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
-             "Expiration": {"Days": 30}}
+            {
+                "ID": "logs-30d",
+                "Status": "Enabled",
+                "Filter": {"Prefix": "logs/"},
+                "Expiration": {"Days": 30},
+            }
         ],
     ),
     Archetype(
         "lifecycle-disabled",
         4,
-        lifecycle=[{"ID": "expire-30d", "Status": "Disabled", "Filter": {}, "Expiration": {"Days": 30}}],
+        lifecycle=[
+            {"ID": "expire-30d", "Status": "Disabled", "Filter": {}, "Expiration": {"Days": 30}}
+        ],
     ),
     Archetype("versioning-suspended", 8, versioning="Suspended"),
     Archetype("versioning-never", 6, versioning=None),
@@ -116,11 +124,19 @@ FLEET: tuple[Archetype, ...] = (
     Archetype("public-read", 4, statement=PUBLIC_READ, metrics=[]),
     Archetype("public-aws-list", 3, statement=PUBLIC_AWS_LIST),
     Archetype("public-tls-only", 3, statement=PUBLIC_TLS_ONLY),
-    Archetype("metrics-prefix-only", 6, metrics=[{"Id": "uploads", "Filter": {"Prefix": "uploads/"}}]),
+    Archetype(
+        "metrics-prefix-only", 6, metrics=[{"Id": "uploads", "Filter": {"Prefix": "uploads/"}}]
+    ),
     Archetype("no-metrics", 5, metrics=[]),
     Archetype("legacy-bare", 6, versioning=None, sse=None, lifecycle=None, metrics=[]),
     Archetype(
-        "public-bare", 2, versioning=None, sse=None, lifecycle=None, statement=PUBLIC_READ, metrics=[]
+        "public-bare",
+        2,
+        versioning=None,
+        sse=None,
+        lifecycle=None,
+        statement=PUBLIC_READ,
+        metrics=[],
     ),
     Archetype("restricted", 2, statement=DENY_INSECURE, denied=("GetBucketPolicy",)),
     # Outside the default region: a us-east-1 scan must not see these.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -124,7 +124,10 @@ class MetricsEmulator:
                 return self._list(request, configs, query.get("continuation-token", [""])[0])
             if config_id not in configs:
                 return _error(
-                    request, 404, "NoSuchConfiguration", "The specified configuration does not exist."
+                    request,
+                    404,
+                    "NoSuchConfiguration",
+                    "The specified configuration does not exist.",
                 )
             if operation == "DeleteBucketMetricsConfiguration":
                 del configs[config_id]
@@ -160,7 +163,12 @@ class MetricsEmulator:
 class FaultInjector:
     """Makes chosen (bucket, operation) pairs answer with an AWS error, a number of times."""
 
-    STATUS = {"AccessDenied": 403, "NoSuchBucket": 404, "SlowDown": 503, "InternalError": 500}
+    STATUS: ClassVar[dict[str, int]] = {
+        "AccessDenied": 403,
+        "NoSuchBucket": 404,
+        "SlowDown": 503,
+        "InternalError": 500,
+    }
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

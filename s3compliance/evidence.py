@@ -31,7 +31,7 @@ class DocumentSpec:
 
 @dataclass(frozen=True)
 class Document:
-    """One fetched document: a value (``None`` = not configured) or the AWS error that stopped it."""
+    """One fetched document: a value (``None``: not configured) or the AWS error it got."""
 
     value: Any = None
     error_code: str = ""

@@ -128,8 +128,6 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
     return Params(**data)
 
 
-
-
 def load_params(path: str | Path, **overrides: Any) -> Params:
     """Read a YAML params file; ``overrides`` (from the command line) win over the file."""
     path = Path(path)

@@ -171,9 +171,7 @@ def point_latest(output_dir: Path, run_dir: Path) -> None:
     os.replace(tmp, link)
 
 
-def publish_run(
-    output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]
-) -> Path:
+def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
     """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it.
 
     If ``write`` raises, the staging folder is removed and nothing under ``output_dir`` changes.

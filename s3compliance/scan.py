@@ -125,9 +125,7 @@ def evaluate(
     """Run each check on the bucket's evidence; a check whose document failed is ERROR."""
     rows: list[dict[str, Any]] = []
     for check in checks:
-        failed = next(
-            (d for d in check.documents if not evidence.documents[d].ok), None
-        )
+        failed = next((d for d in check.documents if not evidence.documents[d].ok), None)
         if failed is not None:
             doc = evidence.documents[failed]
             api = DOCUMENTS[failed].api
@@ -240,7 +238,9 @@ def run_scan(
         }
         if item.location_error:
             return _location_errors(checks, item.location_error, base)
-        evidence = fetch_evidence(clients.s3(item.region), item.bucket, item.region, documents, retry)
+        evidence = fetch_evidence(
+            clients.s3(item.region), item.bucket, item.region, documents, retry
+        )
         return evaluate(checks, evidence, settings, base)
 
     rows: list[dict[str, Any]] = []

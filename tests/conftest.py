@@ -63,12 +63,16 @@ class Account:
         metrics: list[dict[str, Any]] | None = None,
     ) -> str:
         client = self.session.client("s3", region_name=region)
-        extra = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}
-        }
+        extra = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         client.create_bucket(Bucket=name, **extra)
         if versioning:
-            client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+            client.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": versioning}
+            )
         if sse:
             client.put_bucket_encryption(
                 Bucket=name,

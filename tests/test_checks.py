@@ -43,33 +43,144 @@ CASES = [
     ("versioning", {"versioning": {"Status": "Suspended"}}, False, "Suspended"),
     ("versioning", {"versioning": {}}, False, "never been enabled"),
     ("encryption", {"encryption": None}, False, "No default encryption"),
-    ("encryption", {"encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}, True, "AES256"),  # noqa: E501
-    ("encryption", {"encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]}}, True, "aws:kms:dsse"),  # noqa: E501
-    ("encryption", {"encryption": {"Rules": [{"BucketKeyEnabled": True}]}}, False, "no default algorithm"),  # noqa: E501
+    (
+        "encryption",
+        {
+            "encryption": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        },
+        True,
+        "AES256",
+    ),
+    (
+        "encryption",
+        {
+            "encryption": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]
+            }
+        },
+        True,
+        "aws:kms:dsse",
+    ),
+    (
+        "encryption",
+        {"encryption": {"Rules": [{"BucketKeyEnabled": True}]}},
+        False,
+        "no default algorithm",
+    ),
     ("lifecycle", {"lifecycle": None}, False, "No lifecycle"),
     ("lifecycle", {"lifecycle": [rule(30, filt={})]}, True, "30 days"),
     ("lifecycle", {"lifecycle": [rule(90, filt={"Prefix": ""})]}, True, "90 days"),
     ("lifecycle", {"lifecycle": [rule(365, filt={})]}, False, "365 days (> 90)"),
     ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "logs/"})]}, False, "prefix 'logs/'"),
     ("lifecycle", {"lifecycle": [rule(30, Prefix="tmp/")]}, False, "prefix 'tmp/'"),
-    ("lifecycle", {"lifecycle": [rule(30, filt={"Tag": {"Key": "k", "Value": "v"}})]}, False, "tags k=v"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(30, filt={"And": {"Prefix": "", "Tags": [{"Key": "a", "Value": "b"}]}})]}, False, "tags a=b"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(30, filt={"ObjectSizeGreaterThan": 1024})]}, False, "ObjectSizeGreaterThan 1024"),  # noqa: E501
+    (
+        "lifecycle",
+        {"lifecycle": [rule(30, filt={"Tag": {"Key": "k", "Value": "v"}})]},
+        False,
+        "tags k=v",
+    ),
+    (
+        "lifecycle",
+        {
+            "lifecycle": [
+                rule(30, filt={"And": {"Prefix": "", "Tags": [{"Key": "a", "Value": "b"}]}})
+            ]
+        },
+        False,
+        "tags a=b",
+    ),
+    (
+        "lifecycle",
+        {"lifecycle": [rule(30, filt={"ObjectSizeGreaterThan": 1024})]},
+        False,
+        "ObjectSizeGreaterThan 1024",
+    ),
     ("lifecycle", {"lifecycle": [rule(30, status="Disabled", filt={})]}, False, "is Disabled"),
-    ("lifecycle", {"lifecycle": [rule(None, filt={}, Transitions=[{"Days": 30, "StorageClass": "GLACIER"}])]}, True, "30 days"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(None, Prefix="", Transition={"Days": 60, "StorageClass": "GLACIER"})]}, True, "60 days"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(None, filt={}, NoncurrentVersionExpiration={"NoncurrentDays": 7})]}, False, "neither expires"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(400, filt={})]}, False, "400 days"),  # noqa: E501
-    ("lifecycle", {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(60, filt={})]}, True, "60 days"),  # noqa: E501
+    (
+        "lifecycle",
+        {"lifecycle": [rule(None, filt={}, Transitions=[{"Days": 30, "StorageClass": "GLACIER"}])]},
+        True,
+        "30 days",
+    ),
+    (
+        "lifecycle",
+        {"lifecycle": [rule(None, Prefix="", Transition={"Days": 60, "StorageClass": "GLACIER"})]},
+        True,
+        "60 days",
+    ),
+    (
+        "lifecycle",
+        {"lifecycle": [rule(None, filt={}, NoncurrentVersionExpiration={"NoncurrentDays": 7})]},
+        False,
+        "neither expires",
+    ),
+    (
+        "lifecycle",
+        {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(400, filt={})]},
+        False,
+        "400 days",
+    ),
+    (
+        "lifecycle",
+        {"lifecycle": [rule(30, filt={"Prefix": "a/"}), rule(60, filt={})]},
+        True,
+        "60 days",
+    ),
     ("public_access", {"policy": None, "policy_status": None}, True, "No bucket policy"),
-    ("public_access", {"policy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}, "policy_status": {"IsPublic": True}}, False, "s3:GetObject"),  # noqa: E501
-    ("public_access", {"policy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*"}]}, "policy_status": {"IsPublic": True}}, False, "IsPublic=true"),  # noqa: E501
-    ("public_access", {"policy": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]}, "policy_status": {"IsPublic": False}}, True, "No statement"),  # noqa: E501
+    (
+        "public_access",
+        {
+            "policy": {
+                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]
+            },
+            "policy_status": {"IsPublic": True},
+        },
+        False,
+        "s3:GetObject",
+    ),
+    (
+        "public_access",
+        {
+            "policy": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                        "Action": "s3:*",
+                    }
+                ]
+            },
+            "policy_status": {"IsPublic": True},
+        },
+        False,
+        "IsPublic=true",
+    ),
+    (
+        "public_access",
+        {
+            "policy": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]},
+            "policy_status": {"IsPublic": False},
+        },
+        True,
+        "No statement",
+    ),
     ("cloudwatch_metrics", {"metrics": []}, False, "No request-metrics"),
     ("cloudwatch_metrics", {"metrics": [{"Id": "EntireBucket"}]}, True, "EntireBucket"),
     ("cloudwatch_metrics", {"metrics": [{"Id": "whatever-id"}]}, True, "whatever-id"),
-    ("cloudwatch_metrics", {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}]}, False, "Only filtered"),  # noqa: E501
-    ("cloudwatch_metrics", {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}, {"Id": "all"}]}, True, "'all'"),  # noqa: E501
+    (
+        "cloudwatch_metrics",
+        {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}]},
+        False,
+        "Only filtered",
+    ),
+    (
+        "cloudwatch_metrics",
+        {"metrics": [{"Id": "p", "Filter": {"Prefix": "x/"}}, {"Id": "all"}]},
+        True,
+        "'all'",
+    ),
 ]
 
 

@@ -35,7 +35,9 @@ def test_2500_buckets_in_three_pages_all_come_out() -> None:
     names = [f"bucket-{i:05d}" for i in range(2500)]
     expected = {"MaxBuckets": 1000, "BucketRegion": "us-east-1"}
     stub.add_response("list_buckets", page(names[:1000], "t1"), expected)
-    stub.add_response("list_buckets", page(names[1000:2000], "t2"), {**expected, "ContinuationToken": "t1"})  # noqa: E501
+    stub.add_response(
+        "list_buckets", page(names[1000:2000], "t2"), {**expected, "ContinuationToken": "t1"}
+    )
     stub.add_response("list_buckets", page(names[2000:]), {**expected, "ContinuationToken": "t2"})
     with stub:
         frame = discover_buckets(clients, ["us-east-1"], RETRY, page_size=1000)
@@ -48,7 +50,9 @@ def test_2500_buckets_in_three_pages_all_come_out() -> None:
 
 def test_a_full_page_without_token_warns_of_truncation(caplog: pytest.LogCaptureFixture) -> None:
     clients, stub = stubbed_clients()
-    stub.add_response("list_buckets", page(["aaa", "bbb"]), {"MaxBuckets": 2, "BucketRegion": "us-east-1"})  # noqa: E501
+    stub.add_response(
+        "list_buckets", page(["aaa", "bbb"]), {"MaxBuckets": 2, "BucketRegion": "us-east-1"}
+    )
     with stub, caplog.at_level(logging.WARNING):
         frame = discover_buckets(clients, ["us-east-1"], RETRY, page_size=2)
     assert len(frame) == 2
@@ -61,7 +65,9 @@ def test_all_regions_reads_region_from_response_and_locates_only_the_rest() -> N
     listing["Buckets"][0]["BucketRegion"] = "eu-central-1"
     listing["Buckets"][1]["BucketRegion"] = "us-west-2"
     stub.add_response("list_buckets", listing, {"MaxBuckets": 1000})
-    stub.add_response("get_bucket_location", {"LocationConstraint": "EU"}, {"Bucket": "no-region-eu"})  # noqa: E501
+    stub.add_response(
+        "get_bucket_location", {"LocationConstraint": "EU"}, {"Bucket": "no-region-eu"}
+    )
     stub.add_response("get_bucket_location", {}, {"Bucket": "no-region-null"})
     with stub:
         frame = discover_buckets(clients, ["*"], RETRY)

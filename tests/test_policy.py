@@ -26,14 +26,23 @@ PUBLIC = [
     allow("*", {"StringLike": {"aws:PrincipalArn": "*"}}),
     allow("*", {"Null": {"aws:SourceVpce": "false"}}),
     {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:*"}},  # a lone statement
-    {"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"},
-                    "Action": "s3:GetObject"}]},
+    {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": "arn:aws:iam::1:root"},
+                "Action": "s3:GetObject",
+            }
+        ]
+    },
 ]
 PRIVATE = [
     None,
     {},
+    {"Version": "2012-10-17"},
     allow({"AWS": "arn:aws:iam::111122223333:root"}),
     allow({"Service": "logging.s3.amazonaws.com"}),
+    allow("arn:aws:iam::111122223333:root"),  # malformed (a bare string), but not "*"
     allow("*", {"StringEquals": {"aws:SourceVpce": "vpce-1"}}),
     allow("*", {"StringEquals": {"aws:sourcevpc": "vpc-1"}}),
     allow("*", {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}),
@@ -43,8 +52,16 @@ PRIVATE = [
     allow("*", {"ArnLike": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/X"}}),
     allow("*", {"StringLike": {"aws:userid": "AROA*:alice"}}),
     allow("*", {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/r"}}),
-    {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+    {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+    },
     {"Statement": ["not-a-statement"]},
 ]
 

@@ -44,7 +44,9 @@ def test_frames_follow_the_findings_contract(account, params) -> None:
     assert result.account_id == "123456789012"
     good = result.buckets.set_index("bucket").loc["good-bucket"]
     assert (good["status"], good["violation_count"], good["bucket_severity"]) == (
-        "compliant", 0, "none",
+        "compliant",
+        0,
+        "none",
     )
     bare = result.buckets.set_index("bucket").loc["bare-bucket"]
     assert bare["status"] == "non_compliant"
@@ -86,13 +88,32 @@ def test_one_call_per_document_per_bucket_and_nothing_but_reads(account, params)
         MISSION_DOCUMENT_APIS, 5
     )
     assert all(op.startswith(("Get", "List")) for op in clients.recorder.operations)
+    assert clients.recorder.total == 2 + 6 * 5
+
+
+def test_metrics_listing_follows_continuation_tokens(account, params) -> None:
+    filtered = [{"Id": f"prefix-{i:03d}", "Filter": {"Prefix": f"p{i}/"}} for i in range(120)]
+    account.bucket("many-metrics", metrics=[*filtered, {"Id": "zz-whole-bucket"}])
+    account.bucket("only-filtered", metrics=filtered)
+    clients = account.clients()
+    result = run_scan(replace(params, checks=["cloudwatch_metrics"]), clients=clients, **NO_SLEEP)
+    assert statuses(result, "many-metrics") == {"cloudwatch_metrics": "PASS"}
+    assert statuses(result, "only-filtered") == {"cloudwatch_metrics": "FAIL"}
+    assert (
+        clients.recorder.by_bucket_operation[("many-metrics", "ListBucketMetricsConfigurations")]
+        == 2
+    )
 
 
 def test_only_the_documents_the_enabled_checks_need_are_fetched(account, params) -> None:
     account.compliant_bucket("only-one")
     clients = account.clients()
     run_scan(replace(params, checks=["versioning"]), clients=clients, **NO_SLEEP)
-    assert clients.recorder.operations == {"ListBuckets", "GetCallerIdentity", "GetBucketVersioning"}
+    assert clients.recorder.operations == {
+        "ListBuckets",
+        "GetCallerIdentity",
+        "GetBucketVersioning",
+    }
 
 
 @pytest.mark.parametrize("api", sorted(MISSION_DOCUMENT_APIS))
@@ -227,8 +248,15 @@ def test_empty_account(account, params) -> None:
 
 @pytest.mark.parametrize(
     ("count", "threshold", "expected"),
-    [(0, 3, "none"), (1, 3, "low"), (2, 3, "medium"), (3, 3, "high"), (5, 3, "high"),
-     (2, 2, "high"), (1, 1, "high")],
+    [
+        (0, 3, "none"),
+        (1, 3, "low"),
+        (2, 3, "medium"),
+        (3, 3, "high"),
+        (5, 3, "high"),
+        (2, 2, "high"),
+        (1, 1, "high"),
+    ],
 )
 def test_bucket_severity(count: int, threshold: int, expected: str) -> None:
     assert bucket_severity(count, threshold) == expected

@@ -66,7 +66,7 @@ CATALOGUE: dict[str, Check] = {}
 
 def check(
     *,
-    id: str,  # noqa: A002 - the catalogue's own vocabulary
+    id: str,
     title: str,
     severity: str,
     documents: tuple[str, ...],

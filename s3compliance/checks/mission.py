@@ -142,8 +142,7 @@ def public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
     public = public_statements(ev["policy"])
     if public:
         described = "; ".join(
-            f"statement {p.label} {p.why} for {', '.join(p.actions) or 'no action'}"
-            for p in public
+            f"statement {p.label} {p.why} for {', '.join(p.actions) or 'no action'}" for p in public
         )
         return Verdict(False, f"Public: {described}, with no condition pinning the caller.")
     if (ev["policy_status"] or {}).get("IsPublic") is True:

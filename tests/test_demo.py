@@ -1,0 +1,104 @@
+"""The embedded demo account: the five checks match the spec on every kind of bucket."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from s3compliance.demo import FLEET, bucket_names, demo_params, run_demo
+from s3compliance.report import build_report, validate_report
+
+# Written from the spec, not from the code: which mission checks FAIL (F) or ERROR (E) per kind.
+EXPECTED = {
+    "compliant": {},
+    "kms-transition": {},
+    "dsse": {},
+    "vpce-pinned": {},
+    "deny-insecure": {},
+    "lifecycle-365": {"lifecycle": "FAIL"},
+    "lifecycle-prefix": {"lifecycle": "FAIL"},
+    "lifecycle-disabled": {"lifecycle": "FAIL"},
+    "versioning-suspended": {"versioning": "FAIL"},
+    "versioning-never": {"versioning": "FAIL"},
+    "unencrypted": {"encryption": "FAIL"},
+    "public-read": {"public_access": "FAIL", "cloudwatch_metrics": "FAIL"},
+    "public-aws-list": {"public_access": "FAIL"},
+    "public-tls-only": {"public_access": "FAIL"},
+    "metrics-prefix-only": {"cloudwatch_metrics": "FAIL"},
+    "no-metrics": {"cloudwatch_metrics": "FAIL"},
+    "legacy-bare": dict.fromkeys(
+        ("versioning", "encryption", "lifecycle", "cloudwatch_metrics"), "FAIL"
+    ),
+    "public-bare": dict.fromkeys(
+        ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics"), "FAIL"
+    ),
+    "restricted": {"public_access": "ERROR"},
+}
+MISSION = ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return run_demo(demo_params(max_workers=8), progress=False)
+
+
+def test_fleet_is_large_enough_and_names_are_unique() -> None:
+    names = [n for kind in FLEET for n in bucket_names(kind)]
+    assert len(names) == len(set(names))
+    assert sum(k.count for k in FLEET if k.region == "us-east-1") >= 120
+    assert {k.region for k in FLEET} > {"us-east-1"}
+
+
+def test_every_bucket_gets_the_verdicts_of_the_spec(demo) -> None:
+    got = {(r.bucket, r.check_id): r.status for r in demo.findings.itertuples()}
+    for kind in FLEET:
+        if kind.region != "us-east-1":
+            continue
+        for bucket in bucket_names(kind):
+            for check_id in MISSION:
+                expected = EXPECTED[kind.name].get(check_id, "PASS")
+                assert got[(bucket, check_id)] == expected, (bucket, check_id)
+
+
+def test_us_east_1_scan_leaves_other_regions_out(demo) -> None:
+    assert set(demo.buckets["region"]) == {"us-east-1"}
+    assert not demo.buckets["bucket"].str.startswith(("demo-eu-", "demo-oregon-")).any()
+
+
+def test_every_pass_and_fail_path_is_covered(demo) -> None:
+    by_check = demo.summary()["by_check"]
+    for check_id in MISSION:
+        assert by_check[check_id]["PASS"] > 0 and by_check[check_id]["FAIL"] > 0
+    reasons = " ".join(demo.findings["reason"])
+    for text in (
+        "365 days (> 90)",
+        "scoped to prefix 'logs/'",
+        "is Disabled",
+        "at 30 days",
+        "aws:kms:dsse",
+        "Suspended",
+        "'all-requests' has no filter",
+        "Only filtered",
+        "'AnyAwsPrincipal'",
+        "'TlsOnlyStillPublic'",
+        "AccessDenied",
+    ):
+        assert text in reasons, text
+
+
+def test_demo_report_validates_and_is_deterministic(demo) -> None:
+    first = build_report(demo, generated_at="2026-01-01T00:00:00Z")
+    validate_report(first)
+    again = run_demo(demo_params(max_workers=3), progress=False)
+    second = build_report(again, generated_at="2026-01-01T00:00:00Z")
+    second["parameters"]["max_workers"] = first["parameters"]["max_workers"]
+    assert first == second
+    assert str(demo.buckets["created"].iloc[0]) == "2023-01-02 09:30:00+00:00"
+
+
+def test_demo_hides_and_restores_the_callers_endpoint(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    result = run_demo(demo_params(include=["demo-dsse-*"], max_workers=2), progress=False)
+    assert len(result.buckets) == 5
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"

@@ -1,0 +1,193 @@
+"""The JSON report: schema, determinism, atomic run folders, latest pointer, CSV."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from s3compliance import report as report_mod
+from s3compliance.params import Params
+from s3compliance.report import (
+    atomic_write_text,
+    build_report,
+    findings_csv,
+    publish_run,
+    validate_report,
+    write_report,
+)
+from s3compliance.scan import run_scan
+
+NO_SLEEP = {"sleep": lambda _s: None}
+
+
+@pytest.fixture
+def result(account, params):
+    account.compliant_bucket("aaa-good")
+    account.bucket("bbb-bare")
+    account.compliant_bucket("ccc-denied")
+    account.faults.fail("ccc-denied", "GetBucketPolicy", "AccessDenied")
+    return run_scan(params, clients=account.clients(), **NO_SLEEP)
+
+
+def test_report_validates_and_carries_the_contract(result) -> None:
+    report = build_report(result, generated_at="2026-11-28T23:59:00Z")
+    validate_report(report)
+    assert report["schema_version"] == "1.0"
+    assert report["summary"]["total_buckets"] == 3
+    assert report["summary"]["unknown_buckets"] == 1
+    assert [b["bucket_name"] for b in report["buckets"]] == ["aaa-good", "bbb-bare", "ccc-denied"]
+    assert [f["check_id"] for f in report["buckets"][0]["findings"]] == [
+        "versioning",
+        "encryption",
+        "lifecycle",
+        "public_access",
+        "cloudwatch_metrics",
+    ]
+    assert report["non_compliant_buckets"] == [
+        {
+            "bucket_name": "bbb-bare",
+            "bucket_arn": "arn:aws:s3:::bbb-bare",
+            "region": "us-east-1",
+            "severity": "high",
+            "violations": [
+                "Versioning not enabled",
+                "Server-side encryption not configured",
+                "Lifecycle policy missing for objects older than 90 days",
+                "CloudWatch metrics not configured",
+            ],
+        }
+    ]
+    assert report["errors"] == [
+        {
+            "bucket_name": "ccc-denied",
+            "check_id": "public_access",
+            "error_code": "AccessDenied",
+            "message": report["errors"][0]["message"],
+        }
+    ]
+    assert "Injected AccessDenied" in report["errors"][0]["message"]
+    assert report["parameters"]["lifecycle_max_age_days"] == 90
+    assert report["run"]["api_calls"]["ListBuckets"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("summary", "total_buckets"), -1),
+        (("account_id",), "12345"),
+        (("generated_at",), "yesterday"),
+        (("schema_version",), "2.0"),
+    ],
+)
+def test_schema_rejects_a_broken_report(result, path: tuple, value: object) -> None:
+    report = build_report(result)
+    target = report
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(report)
+
+
+def test_schema_requires_a_violation_on_fail_and_a_code_on_error(result) -> None:
+    report = build_report(result)
+    fail = next(f for b in report["buckets"] for f in b["findings"] if f["status"] == "FAIL")
+    fail["violation"] = ""
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(report)
+
+
+def test_two_runs_are_byte_identical_apart_from_generated_at(account, params, tmp_path) -> None:
+    for name in ("zzz", "mmm", "aaa"):
+        account.bucket(name, versioning="Enabled")
+    texts = []
+    for run_id in ("one", "two"):
+        result = run_scan(params, clients=account.clients(max_workers=3), **NO_SLEEP)
+        folder = write_report(result, tmp_path, run_id, generated_at="2026-01-01T00:00:00Z")
+        texts.append((folder / "findings.json").read_bytes())
+    assert texts[0] == texts[1]
+
+
+def test_run_folder_latest_pointer_and_no_overwrite(result, tmp_path: Path) -> None:
+    first = write_report(result, tmp_path, "nightly")
+    second = write_report(result, tmp_path, "nightly")
+    assert (first.name, second.name) == ("nightly", "nightly-2")
+    assert (tmp_path / "latest").resolve() == second.resolve()
+    data = json.loads((tmp_path / "latest" / "findings.json").read_text())
+    validate_report(data)
+    csv = (second / "findings.csv").read_text().splitlines()
+    assert csv[0].startswith("account_id,bucket,bucket_arn,region,check_id,status")
+    assert len(csv) == 1 + len(result.findings)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_default_run_id_is_a_utc_timestamp(result, tmp_path: Path) -> None:
+    folder = write_report(result, tmp_path)
+    assert len(folder.name) == 16 and folder.name.endswith("Z") and folder.name[8] == "T"
+
+
+def test_files_are_readable_by_the_team(result, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        folder = write_report(result, tmp_path, "perm")
+    finally:
+        os.umask(old)
+    assert (folder / "findings.json").stat().st_mode & 0o777 == 0o644
+    assert folder.stat().st_mode & 0o777 == 0o755
+
+
+def test_crash_mid_write_leaves_the_previous_report_intact(
+    result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write_report(result, tmp_path, "good")
+    before = (good / "findings.json").read_bytes()
+
+    def explode(_result) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report_mod, "findings_csv", explode)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(result, tmp_path, "bad")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "latest"]
+    assert (tmp_path / "latest").resolve() == good.resolve()
+    assert (good / "findings.json").read_bytes() == before
+
+
+def test_staging_folder_is_removed_when_writing_fails(tmp_path: Path) -> None:
+    def half_write(folder: Path) -> None:
+        (folder / "findings.json").write_text("{half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        publish_run(tmp_path, "r1", half_write)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_keeps_old_content_on_failure(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "f.json"
+    atomic_write_text(target, "old")
+
+    def failing_replace(*_a, **_k) -> None:
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_csv_joins_frameworks(result) -> None:
+    text = findings_csv(result)
+    assert "AWS-FSBP S3.2;AWS-FSBP S3.3" in text
+
+
+def test_output_dir_defaults_to_the_parameter(account, tmp_path: Path) -> None:
+    account.bucket("only-bucket")
+    params = Params(output_dir=str(tmp_path / "out"), run_id="from-params", max_workers=2)
+    folder = write_report(run_scan(params, clients=account.clients(), **NO_SLEEP))
+    assert folder == tmp_path / "out" / "from-params"
