@@ -1,0 +1,143 @@
+"""Benchmark a scan against a moto server on 127.0.0.1.
+
+Starts ``moto.server`` in a child process on its own free port (stopped at the end), creates N
+buckets with a mix of configurations, scans them with the mission profile and prints wall time,
+buckets per second, API calls per bucket by operation, retries and peak RSS. ``--latency-ms``
+sleeps before every request (a ``before-send`` hook) to imitate real AWS round trips; the figure to
+compare against is ``calls x latency / max_workers``.
+
+    python bench/scan_bench.py --buckets 1000 --latency-ms 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+
+from s3compliance.aws import Clients
+from s3compliance.emulation import MetricsEmulator
+from s3compliance.params import Params
+from s3compliance.scan import run_scan
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("moto server did not start within 30 s")
+
+
+def seed(session: boto3.Session, endpoint: str, count: int, workers: int) -> None:
+    s3 = session.client("s3", endpoint_url=endpoint)
+
+    def one(i: int) -> None:
+        name = f"bench-{i:05d}"
+        s3.create_bucket(Bucket=name)
+        if i % 2:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if i % 3:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        if i % 5 == 0:
+            s3.put_bucket_metrics_configuration(
+                Bucket=name, Id="EntireBucket", MetricsConfiguration={"Id": "EntireBucket"}
+            )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(count)))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--buckets", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--max-workers", type=int, default=16)
+    args = parser.parse_args(argv)
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = start_server(port)
+    try:
+        session = boto3.Session(
+            aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+        )
+        if args.latency_ms:
+            delay = args.latency_ms / 1000
+
+            def latency(**_: Any) -> None:
+                time.sleep(delay)
+
+            session.events.register_first("before-send", latency)
+        MetricsEmulator().install(session)  # moto has no metrics API; emulated client-side
+        seed(session, endpoint, args.buckets, args.max_workers)
+
+        params = Params(max_workers=args.max_workers, page_size=10000)
+        clients = Clients(session, endpoint_url=endpoint, max_workers=args.max_workers)
+        started = time.perf_counter()
+        result = run_scan(params, clients=clients, progress=False)
+        wall = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    scanned = len(result.buckets)
+    calls = sum(result.api_calls.values())
+    per_bucket = {
+        op: n / scanned
+        for op, n in result.api_calls.items()
+        if op not in {"ListBuckets", "GetCallerIdentity"}
+    }
+    figures = {
+        "buckets": scanned,
+        "max_workers": args.max_workers,
+        "latency_ms": args.latency_ms,
+        "wall_s": round(wall, 2),
+        "buckets_per_s": round(scanned / wall, 1),
+        "api_calls": calls,
+        "api_calls_per_bucket": round(sum(per_bucket.values()), 3),
+        "retries": result.retries,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if args.latency_ms:
+        ideal = calls * args.latency_ms / 1000 / args.max_workers
+        figures["ideal_s"] = round(ideal, 2)
+        figures["wall_over_ideal"] = round(wall / ideal, 2)
+    for key, value in figures.items():
+        print(f"{key:>22}: {value}")
+    print("  calls per bucket by operation:")
+    for op, n in sorted(per_bucket.items()):
+        print(f"    {op:<34} {n:.3f}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
