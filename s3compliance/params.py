@@ -8,6 +8,7 @@ number, an unknown check id or an unknown region is an error that names the key 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ class Params:
     aws_profile: str | None = None
     output_dir: str = "output"
     run_id: str | None = None
+    run_date: str | None = None
+    heatmap_top_n: int = 30
+    demo: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +78,9 @@ SCHEMA: dict[str, Any] = {
         "aws_profile": {"type": ["string", "null"], "minLength": 1},
         "output_dir": {"type": "string", "minLength": 1},
         "run_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+        "run_date": {"type": ["string", "null"], "format": "date"},
+        "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
+        "demo": {"type": "boolean"},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
@@ -103,9 +110,12 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
     """Check a parameters mapping and return :class:`Params`; raise :class:`ParamsError`."""
     if not isinstance(data, dict):
         raise ParamsError(f"{source}: expected a mapping of parameters, got {type(data).__name__}")
-    errors = sorted(
-        jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.path)
+    if isinstance(data.get("run_date"), date):  # papermill -f reads YAML dates as dates
+        data = {**data, "run_date": data["run_date"].isoformat()}
+    validator = jsonschema.Draft202012Validator(
+        SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
         raise ParamsError(f"{source}: {_where(errors[0])}")
     unknown_checks = [c for c in data.get("checks", []) if c not in CATALOGUE]
@@ -128,6 +138,16 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
     return Params(**data)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: ``run_date: 2026-11-29`` stays the text it was."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_params(path: str | Path, **overrides: Any) -> Params:
     """Read a YAML params file; ``overrides`` (from the command line) win over the file."""
     path = Path(path)
@@ -136,7 +156,7 @@ def load_params(path: str | Path, **overrides: Any) -> Params:
     except OSError as exc:
         raise ParamsError(f"{path}: cannot read the params file ({exc.strerror})") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -196,40 +196,52 @@ def bucket_rows(findings: pd.DataFrame, discovered: pd.DataFrame, high: int) -> 
     return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
 
 
-def run_scan(
-    params: Params,
-    clients: Clients | None = None,
-    session: boto3.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: bool | None = None,
-) -> ScanResult:
-    """Scan the account the parameters point at and return its findings.
+class Scanner:
+    """One scan in two steps, discover then check, sharing clients, retry policy and counters.
 
-    ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
-    Raises :class:`botocore.exceptions.NoCredentialsError` when there are no credentials and
-    :class:`ScanAborted` when the buckets cannot be listed at all.
+    The notebook calls the two steps in separate cells; :func:`run_scan` calls both.
     """
-    started = time.perf_counter()
-    if clients is None:
-        session = session or make_session(params.aws_profile)
-        clients = Clients(session, params.endpoint_url, params.max_workers)
-    checks = select_checks(params.profile, params.checks)
-    documents = documents_needed(checks)
-    settings = Settings(params.lifecycle_max_age_days, tuple(params.allowed_sse_algorithms))
-    retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
 
-    try:
-        discovered = discover_buckets(
-            clients, params.regions, retry, params.page_size, params.include, params.exclude
+    def __init__(
+        self,
+        params: Params,
+        clients: Clients | None = None,
+        session: boto3.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.started = time.perf_counter()
+        if clients is None:
+            session = session or make_session(params.aws_profile)
+            clients = Clients(session, params.endpoint_url, params.max_workers)
+        self.params = params
+        self.clients = clients
+        self.checks = select_checks(params.profile, params.checks)
+        self.documents = documents_needed(self.checks)
+        self.settings = Settings(
+            params.lifecycle_max_age_days, tuple(params.allowed_sse_algorithms)
         )
-    except NoCredentialsError:
-        raise
-    except (ClientError, BotoCoreError) as exc:
-        raise ScanAborted(f"cannot list the account's buckets: {error_code(exc)}: {exc}") from exc
-    account_id = clients.account_id()
+        self.retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
 
-    def scan_one(item: Any) -> list[dict[str, Any]]:
-        partition = partition_for_region(clients.session, item.region)
+    def discover(self) -> pd.DataFrame:
+        """The buckets to scan (see :func:`s3compliance.discovery.discover_buckets`).
+
+        Raises :class:`botocore.exceptions.NoCredentialsError` when there are no credentials and
+        :class:`ScanAborted` when the buckets cannot be listed at all.
+        """
+        p = self.params
+        try:
+            return discover_buckets(
+                self.clients, p.regions, self.retry, p.page_size, p.include, p.exclude
+            )
+        except NoCredentialsError:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            raise ScanAborted(
+                f"cannot list the account's buckets: {error_code(exc)}: {exc}"
+            ) from exc
+
+    def _scan_one(self, item: Any, account_id: str) -> list[dict[str, Any]]:
+        partition = partition_for_region(self.clients.session, item.region)
         base = {
             "account_id": account_id,
             "bucket": item.bucket,
@@ -237,38 +249,57 @@ def run_scan(
             "region": item.region,
         }
         if item.location_error:
-            return _location_errors(checks, item.location_error, base)
+            return _location_errors(self.checks, item.location_error, base)
         evidence = fetch_evidence(
-            clients.s3(item.region), item.bucket, item.region, documents, retry
+            self.clients.s3(item.region), item.bucket, item.region, self.documents, self.retry
         )
-        return evaluate(checks, evidence, settings, base)
+        return evaluate(self.checks, evidence, self.settings, base)
 
-    rows: list[dict[str, Any]] = []
-    items = list(discovered.itertuples(index=False))
-    with (
-        ThreadPoolExecutor(max_workers=params.max_workers) as pool,
-        tqdm(
-            total=len(items),
-            desc="Scanning buckets",
-            unit="bucket",
-            disable=None if progress is None else not progress,
-        ) as bar,
-    ):
-        for bucket_findings in pool.map(scan_one, items):
-            rows.extend(bucket_findings)
-            bar.update(1)
+    def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
+        """Fetch every bucket's evidence once and run the enabled checks on it.
 
-    findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    buckets = bucket_rows(findings, discovered, params.high_severity_threshold)
-    result = ScanResult(
-        account_id=account_id,
-        regions=list(params.regions),
-        params=params,
-        findings=findings,
-        buckets=buckets,
-        retries=retry.counter.count,
-        api_calls=dict(sorted(clients.recorder.by_operation.items())),
-        wall_seconds=time.perf_counter() - started,
-    )
-    log.info("scan finished: %s", {k: v for k, v in result.summary().items() if k != "by_check"})
-    return result
+        ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
+        """
+        account_id = self.clients.account_id()
+        rows: list[dict[str, Any]] = []
+        items = list(discovered.itertuples(index=False))
+        with (
+            ThreadPoolExecutor(max_workers=self.params.max_workers) as pool,
+            tqdm(
+                total=len(items),
+                desc="Scanning buckets",
+                unit="bucket",
+                disable=None if progress is None else not progress,
+            ) as bar,
+        ):
+            for bucket_findings in pool.map(lambda item: self._scan_one(item, account_id), items):
+                rows.extend(bucket_findings)
+                bar.update(1)
+
+        findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+        buckets = bucket_rows(findings, discovered, self.params.high_severity_threshold)
+        result = ScanResult(
+            account_id=account_id,
+            regions=list(self.params.regions),
+            params=self.params,
+            findings=findings,
+            buckets=buckets,
+            retries=self.retry.counter.count,
+            api_calls=dict(sorted(self.clients.recorder.by_operation.items())),
+            wall_seconds=time.perf_counter() - self.started,
+        )
+        summary = {k: v for k, v in result.summary().items() if k != "by_check"}
+        log.info("scan finished: %s", summary)
+        return result
+
+
+def run_scan(
+    params: Params,
+    clients: Clients | None = None,
+    session: boto3.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: bool | None = None,
+) -> ScanResult:
+    """Scan the account the parameters point at and return its findings."""
+    scanner = Scanner(params, clients, session, sleep)
+    return scanner.check(scanner.discover(), progress)

@@ -37,6 +37,9 @@ def write(tmp_path: Path, text: str) -> Path:
         ("endpoint_url: localhost:5000\n", "key 'endpoint_url'"),
         ("run_id: ../escape\n", "key 'run_id'"),
         ("include: [1]\n", "key 'include'[0]"),
+        ("run_date: 2026-13-45\n", "key 'run_date'"),
+        ("run_date: yesterday\n", "key 'run_date': 'yesterday' is not a 'date'"),
+        ("demo: yes please\n", "key 'demo'"),
     ],
 )
 def test_bad_params_name_the_key_and_the_file(tmp_path: Path, text: str, message: str) -> None:
@@ -70,6 +73,13 @@ def test_all_regions_and_other_partitions_are_accepted() -> None:
         validate({"regions": ["cn-north-1", "us-gov-west-1", "eu-west-3"]}).regions[0]
         == "cn-north-1"
     )
+
+
+def test_dates_stay_text_and_date_objects_are_accepted(tmp_path: Path) -> None:
+    import datetime
+
+    assert load_params(write(tmp_path, "run_date: 2026-11-29\n")).run_date == "2026-11-29"
+    assert validate({"run_date": datetime.date(2026, 1, 2)}).run_date == "2026-01-02"
 
 
 def test_schema_and_dataclass_declare_the_same_keys() -> None:
