@@ -1,6 +1,8 @@
-"""Command line: ``s3compliance scan`` against an account, ``s3compliance demo`` on the demo one.
+"""Command line: ``scan`` an account, ``run`` the report notebook on it, or ``demo`` both.
 
-Exit codes (cron-friendly): 0 every bucket compliant; 3 the scan completed and found
+``scan`` writes the findings (JSON, CSV); ``run`` executes the report notebook with papermill and
+adds the charts, the executed notebook and its HTML rendering; ``demo`` is ``run`` on the embedded
+demo account. Exit codes (cron-friendly): 0 every bucket compliant; 3 the scan completed and found
 non-compliant or unknown buckets; 2 bad parameters or no credentials (one line, no traceback);
 1 anything unexpected.
 """
@@ -15,8 +17,9 @@ from pathlib import Path
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
 from s3compliance import __version__
-from s3compliance.params import ParamsError, load_params
+from s3compliance.params import Params, ParamsError, load_params
 from s3compliance.report import write_report
+from s3compliance.runner import REPO_NOTEBOOK, NotebookFailed
 from s3compliance.scan import ScanAborted, ScanResult, run_scan
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
@@ -34,10 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--params", required=True, help="YAML parameters file")
     scan.add_argument("--endpoint-url", help="S3-compatible endpoint (moto server, LocalStack)")
 
-    demo = sub.add_parser("demo", help="scan the embedded demo account (no AWS needed)")
+    run = sub.add_parser("run", help="execute the report notebook (papermill) on the account")
+    run.add_argument("--params", required=True, help="YAML parameters file")
+
+    demo = sub.add_parser("demo", help="the report notebook on the embedded demo account")
     demo.add_argument("--params", help=f"YAML parameters file (default: {DEMO_PARAMS} if present)")
 
-    for command in (scan, demo):
+    for command in (run, demo):
+        command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
+    for command in (scan, run, demo):
         command.add_argument("--output-dir", help="folder that receives the run folder")
         command.add_argument("--run-id", help="name of the run folder (default: UTC timestamp)")
         command.add_argument(
@@ -46,23 +54,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_summary(result: ScanResult, report_dir: Path) -> None:
-    s = result.summary()
-    print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
+def print_counts(summary: dict) -> None:
+    s = summary
     print(
         f"Buckets: {s['total_buckets']} total, {s['compliant_buckets']} compliant, "
         f"{s['non_compliant_buckets']} non-compliant, {s['unknown_buckets']} unknown, "
         f"{s['high_severity_buckets']} high severity"
     )
+
+
+def print_summary(result: ScanResult, report_dir: Path) -> None:
+    print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
+    print_counts(result.summary())
     if len(result.findings):
         print(result.summary_frame().to_string())
     print(f"API calls: {sum(result.api_calls.values())}, retries: {result.retries}")
     print(f"Report: {report_dir / 'findings.json'}")
 
 
-def _exit_code(result: ScanResult) -> int:
-    s = result.summary()
-    return EXIT_FINDINGS if s["non_compliant_buckets"] or s["unknown_buckets"] else EXIT_OK
+def _exit_code(summary: dict) -> int:
+    return (
+        EXIT_FINDINGS if summary["non_compliant_buckets"] or summary["unknown_buckets"] else EXIT_OK
+    )
+
+
+def _run(args: argparse.Namespace, params: Params) -> int:
+    from s3compliance.runner import run_notebook
+
+    run = run_notebook(params, args.notebook)
+    print_counts(run.summary)
+    print(f"Report: {run.folder / 'report.html'}")
+    print(f"Run folder: {run.folder}")
+    return _exit_code(run.summary)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"output_dir": args.output_dir, "run_id": args.run_id}
     try:
         if args.command == "demo":
-            from s3compliance.demo import demo_params, run_demo
+            from s3compliance.demo import demo_params
 
             path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
-            params = demo_params(path, **overrides)
-            result = run_demo(params)
-        else:
-            params = load_params(args.params, endpoint_url=args.endpoint_url, **overrides)
-            result = run_scan(params)
+            return _run(args, demo_params(path, **overrides))
+        if args.command == "run":
+            return _run(args, load_params(args.params, **overrides))
+        params = load_params(args.params, endpoint_url=args.endpoint_url, **overrides)
+        result = run_scan(params)
         report_dir = write_report(result)
     except ParamsError as exc:
         print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
@@ -92,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     except ScanAborted as exc:
         print(f"s3compliance: scan aborted: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except (NotebookFailed, FileNotFoundError) as exc:
+        print(f"s3compliance: report failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     print_summary(result, report_dir)
-    return _exit_code(result)
+    return _exit_code(result.summary())
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the console script

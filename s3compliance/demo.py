@@ -205,40 +205,62 @@ def seed_fleet(
     _pin_creation_dates(dates)
 
 
+_HIDDEN_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+class DemoAccount:
+    """A freshly seeded in-process demo account, isolated from the caller's AWS setup.
+
+    While it is started, the caller's profile and endpoint variables are hidden and moto answers
+    every AWS call of this process, so the demo can never reach a real account. A notebook kernel
+    starts one and keeps it for its lifetime; :func:`demo_account` is the scoped form.
+    """
+
+    def __init__(self) -> None:
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._hidden: dict[str, str] = {}
+        self.session: boto3.Session | None = None
+
+    def start(self) -> boto3.Session:
+        self._hidden = {k: os.environ.pop(k) for k in _HIDDEN_VARIABLES if k in os.environ}
+        self._mock.start()
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=DEMO_REGION
+        )
+        faults = FaultInjector().install(session)  # first, so its faults win
+        MetricsEmulator(moto_bucket_exists).install(session)
+        seed_fleet(session, faults)
+        self.session = session
+        return session
+
+    def stop(self) -> None:
+        self._mock.stop()
+        os.environ.update(self._hidden)
+        self.session = None
+
+
 @contextlib.contextmanager
 def demo_account() -> Iterator[boto3.Session]:
-    """A session on a freshly seeded in-process demo account, isolated from the caller's AWS setup.
-
-    Credentials, profile and endpoint variables of the caller are hidden while it is open, so the
-    demo can never reach a real account.
-    """
-    from moto import mock_aws
-
-    hidden = {
-        k: os.environ.pop(k)
-        for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-        if k in os.environ
-    }
+    """A session on a freshly seeded demo account, for the duration of the block."""
+    account = DemoAccount()
     try:
-        with mock_aws():
-            session = boto3.Session(
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                region_name=DEMO_REGION,
-            )
-            faults = FaultInjector().install(session)  # first, so its faults win
-            MetricsEmulator(moto_bucket_exists).install(session)
-            seed_fleet(session, faults)
-            yield session
+        yield account.start()
     finally:
-        os.environ.update(hidden)
+        account.stop()
 
 
 def demo_params(path: str | Path | None = None, **overrides: Any) -> Params:
     """``params/demo.yaml`` when given, else defaults; never an endpoint or a profile."""
     values = {k: v for k, v in overrides.items() if v is not None}
     params = load_params(path, **values) if path else validate(values, "<demo defaults>")
-    return replace(params, endpoint_url=None, aws_profile=None)
+    return replace(params, endpoint_url=None, aws_profile=None, demo=True)
 
 
 def run_demo(params: Params, progress: bool | None = None) -> ScanResult:

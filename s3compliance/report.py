@@ -12,16 +12,21 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import pandas as pd
 
 from s3compliance import __version__
 from s3compliance.scan import ScanResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCHEMA_VERSION = "1.0"
 CSV_COLUMNS = [
@@ -171,25 +176,63 @@ def point_latest(output_dir: Path, run_dir: Path) -> None:
     os.replace(tmp, link)
 
 
-def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
-    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it.
+@dataclass
+class StagedRun:
+    """A run folder being written: files go into ``staging``; ``final`` is set once published."""
 
-    If ``write`` raises, the staging folder is removed and nothing under ``output_dir`` changes.
+    staging: Path
+    final: Path | None = None
+
+
+@contextlib.contextmanager
+def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun]:
+    """A hidden staging folder that becomes ``output_dir/<run_id>`` when the block succeeds.
+
+    If the block raises, the staging folder is removed and nothing under ``output_dir`` changes.
+    On success it is renamed into place (``-2``, ``-3``... if the name is taken) and ``latest``
+    is pointed at it.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
-    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial"))
+    run = StagedRun(Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial")))
     try:
-        os.chmod(staging, 0o777 & ~_umask())
-        write(staging)
-        final = _free_run_dir(output_dir, run_id)
-        os.rename(staging, final)
+        os.chmod(run.staging, 0o777 & ~_umask())
+        yield run
+        run.final = _free_run_dir(output_dir, run_id)
+        os.rename(run.staging, run.final)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(run.staging, ignore_errors=True)
         raise
-    point_latest(output_dir, final)
-    return final
+    point_latest(output_dir, run.final)
+
+
+def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
+    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it."""
+    with staged_run(output_dir, run_id) as run:
+        write(run.staging)
+    assert run.final is not None
+    return run.final
+
+
+def write_run_files(
+    result: ScanResult,
+    folder: Path,
+    figures: dict[str, Figure] | None = None,
+    generated_at: str | None = None,
+) -> Path:
+    """Write ``findings.json`` (validated), ``findings.csv`` and the chart PNGs into ``folder``."""
+    report = build_report(result, generated_at)
+    validate_report(report)
+    atomic_write_text(
+        folder / "findings.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    )
+    atomic_write_text(folder / "findings.csv", findings_csv(result))
+    if figures:
+        from s3compliance.charts import save_charts
+
+        save_charts(figures, folder)
+    return folder
 
 
 def write_report(
@@ -197,17 +240,41 @@ def write_report(
     output_dir: str | Path | None = None,
     run_id: str | None = None,
     generated_at: str | None = None,
+    figures: dict[str, Figure] | None = None,
+    run_dir: str | Path | None = None,
 ) -> Path:
-    """Write ``findings.json`` (validated) and ``findings.csv`` into a new run folder."""
-    report = build_report(result, generated_at)
-    validate_report(report)
-    text = json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    csv = findings_csv(result)
+    """Write a run's files into a new run folder under ``output_dir`` (atomically).
 
-    def write(folder: Path) -> None:
-        atomic_write_text(folder / "findings.json", text)
-        atomic_write_text(folder / "findings.csv", csv)
-
+    With ``run_dir`` (a staging folder that ``s3compliance run`` made and will publish itself),
+    the files go straight into it.
+    """
+    if run_dir:
+        return write_run_files(result, Path(run_dir), figures, generated_at)
     return publish_run(
-        output_dir or result.params.output_dir, run_id or result.params.run_id, write
+        output_dir or result.params.output_dir,
+        run_id or result.params.run_id,
+        lambda folder: write_run_files(result, folder, figures, generated_at),
     )
+
+
+def overview_table(result: ScanResult) -> pd.DataFrame:
+    """Bucket counts by status and severity, as a two-column table for people."""
+    summary = {k: v for k, v in result.summary().items() if k != "by_check"}
+    return pd.DataFrame(
+        {"metric": [k.replace("_", " ") for k in summary], "count": list(summary.values())}
+    ).set_index("metric")
+
+
+def non_compliant_table(result: ScanResult) -> pd.DataFrame:
+    """Non-compliant buckets, worst first: what a reader acts on."""
+    frame = result.buckets[result.buckets["status"] == "non_compliant"]
+    frame = frame.sort_values(["violation_count", "bucket"], ascending=[False, True])
+    table = frame[["bucket", "region", "bucket_severity", "violation_count"]].copy()
+    table["violations"] = frame["violations"].map("; ".join)
+    return table.reset_index(drop=True)
+
+
+def errors_table(result: ScanResult) -> pd.DataFrame:
+    """Checks that could not be evaluated, with the AWS error code: what a reader must fix."""
+    errors = result.findings[result.findings["status"] == "ERROR"]
+    return errors[["bucket", "check_id", "error_code", "reason"]].reset_index(drop=True)

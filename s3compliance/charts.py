@@ -1,0 +1,170 @@
+"""Charts of a scan, as matplotlib figures (object API, no pyplot state: safe in threads).
+
+Each chart carries a title, axis labels, and the account and run date, so a PNG lifted out of the
+run folder still says what it shows. The data behind each chart comes from a small function that
+the tests check directly, rather than comparing pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from s3compliance.scan import ScanResult
+
+STATUS_COLOURS = {"compliant": "#2e7d32", "non_compliant": "#c62828", "unknown": "#9e9e9e"}
+SEVERITY_COLOURS = {"high": "#b71c1c", "medium": "#ef6c00", "low": "#fbc02d", "none": "#2e7d32"}
+CELL_CODES = {"PASS": 0, "FAIL": 1, "ERROR": 2}
+CELL_COLOURS = ["#66bb6a", "#e53935", "#9e9e9e"]
+
+
+def _subtitle(result: ScanResult, run_date: str) -> str:
+    return f"account {result.account_id} · {', '.join(result.regions)} · {run_date}"
+
+
+def _titled(fig: Figure, title: str, result: ScanResult, run_date: str) -> None:
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    fig.axes[0].set_title(_subtitle(result, run_date), fontsize=9, color="#555555")
+
+
+def status_counts(result: ScanResult) -> pd.Series:
+    """Buckets per compliance status, every status present (zero when none)."""
+    counts = result.buckets["status"].value_counts()
+    return pd.Series({s: int(counts.get(s, 0)) for s in STATUS_COLOURS})
+
+
+def status_chart(result: ScanResult, run_date: str) -> Figure:
+    counts = status_counts(result)
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    labels = [s.replace("_", "-") for s in counts.index]
+    bars = ax.bar(labels, counts.to_numpy(), color=list(STATUS_COLOURS.values()))
+    ax.bar_label(bars, padding=2)
+    ax.set_xlabel("compliance status")
+    ax.set_ylabel("buckets")
+    ax.margins(y=0.12)
+    _titled(fig, f"Bucket compliance ({len(result.buckets)} buckets)", result, run_date)
+    return fig
+
+
+def failures_by_check(result: ScanResult) -> pd.DataFrame:
+    """FAIL and ERROR counts per check, in catalogue order."""
+    findings = result.findings
+    checks = list(dict.fromkeys(findings["check_id"]))
+    return pd.DataFrame(
+        {
+            s: [
+                int(((findings["check_id"] == c) & (findings["status"] == s)).sum()) for c in checks
+            ]
+            for s in ("FAIL", "ERROR")
+        },
+        index=pd.Index(checks, name="check_id"),
+    )
+
+
+def failures_chart(result: ScanResult, run_date: str) -> Figure:
+    data = failures_by_check(result).iloc[::-1]  # first check on top
+    fig = Figure(figsize=(8, 1.2 + 0.45 * max(len(data), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    fail = ax.barh(data.index, data["FAIL"], color="#e53935", label="FAIL")
+    error = ax.barh(data.index, data["ERROR"], left=data["FAIL"], color="#9e9e9e", label="ERROR")
+    ax.bar_label(fail, label_type="center", color="white", labels=_nonzero(data["FAIL"]))
+    ax.bar_label(error, padding=3, labels=[f"+{n} error" if n else "" for n in data["ERROR"]])
+    ax.set_xlabel("buckets")
+    ax.set_ylabel("check")
+    ax.set_xlim(0, int(max((data["FAIL"] + data["ERROR"]).tolist(), default=0) * 1.2) + 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    _titled(fig, "Failures per check", result, run_date)
+    return fig
+
+
+def _nonzero(values: pd.Series) -> list[str]:
+    return [str(v) if v else "" for v in values]
+
+
+def worst_buckets(result: ScanResult, top_n: int) -> pd.DataFrame:
+    """The ``top_n`` buckets with most violations (then most errors, then by name)."""
+    ranked = result.buckets.sort_values(
+        ["violation_count", "error_count", "bucket"], ascending=[False, False, True]
+    )
+    return ranked[(ranked["violation_count"] > 0) | (ranked["error_count"] > 0)].head(top_n)
+
+
+def heatmap_matrix(result: ScanResult, top_n: int) -> pd.DataFrame:
+    """Bucket x check matrix of status codes (0 PASS, 1 FAIL, 2 ERROR) for the worst buckets."""
+    buckets = worst_buckets(result, top_n)["bucket"].tolist()
+    findings = result.findings[result.findings["bucket"].isin(buckets)]
+    checks = list(dict.fromkeys(result.findings["check_id"]))
+    matrix = findings.pivot(index="bucket", columns="check_id", values="status")
+    ordered = matrix.reindex(index=buckets, columns=checks)
+    return ordered.apply(lambda column: column.map(CELL_CODES)).astype("int64")
+
+
+def heatmap_chart(result: ScanResult, run_date: str, top_n: int = 30) -> Figure:
+    matrix = heatmap_matrix(result, top_n)
+    rows = max(len(matrix), 1)
+    fig = Figure(figsize=(8, 2.2 + 0.28 * rows), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(
+        matrix.to_numpy() if len(matrix) else [[0] * len(matrix.columns)],
+        cmap=ListedColormap(CELL_COLOURS),
+        vmin=0,
+        vmax=2,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(matrix)), matrix.index, fontsize=8)
+    ax.set_xlabel("check")
+    ax.set_ylabel("bucket")
+    ax.legend(
+        handles=[Patch(color=c, label=s) for s, c in zip(CELL_CODES, CELL_COLOURS, strict=True)],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+    )
+    shown = f"{len(matrix)} worst of {len(result.buckets)} buckets"
+    _titled(fig, f"Check results, {shown}", result, run_date)
+    return fig
+
+
+def severity_counts(result: ScanResult) -> pd.Series:
+    counts = result.buckets["bucket_severity"].value_counts()
+    return pd.Series({s: int(counts.get(s, 0)) for s in SEVERITY_COLOURS})
+
+
+def severity_chart(result: ScanResult, run_date: str) -> Figure:
+    counts = severity_counts(result)
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    bars = ax.bar(counts.index, counts.to_numpy(), color=list(SEVERITY_COLOURS.values()))
+    ax.bar_label(bars, padding=2)
+    ax.set_xlabel("bucket severity (by number of violations)")
+    ax.set_ylabel("buckets")
+    ax.margins(y=0.12)
+    _titled(fig, "Buckets by severity", result, run_date)
+    return fig
+
+
+def all_charts(result: ScanResult, run_date: str, top_n: int = 30) -> dict[str, Figure]:
+    """Every chart of the report, by the file name it is saved under."""
+    return {
+        "status": status_chart(result, run_date),
+        "failures_by_check": failures_chart(result, run_date),
+        "heatmap": heatmap_chart(result, run_date, top_n),
+        "severity": severity_chart(result, run_date),
+    }
+
+
+def save_charts(figures: dict[str, Figure], folder: str | Path, dpi: int = 110) -> list[Path]:
+    """Write each figure as ``<name>.png`` into the (staging) run folder."""
+    paths = []
+    for name, fig in figures.items():
+        path = Path(folder) / f"{name}.png"
+        fig.savefig(path, dpi=dpi, metadata={"Software": None})
+        paths.append(path)
+    return paths

@@ -1,0 +1,120 @@
+"""Running the report notebook: from the command line (papermill), and inside the notebook.
+
+``s3compliance run`` validates the parameters with the same code as ``scan`` (so a typo fails
+before any kernel starts), makes a staging run folder, executes the report notebook into it with
+papermill, renders the executed notebook to HTML with its code hidden, and only then
+moves the folder into place. A failed execution leaves no run folder; its executed notebook is kept
+under ``<output>/failed/`` for diagnosis.
+
+Inside the notebook, :func:`notebook_params` and :func:`open_scanner` turn the parameters cell into
+a validated :class:`Params` and a scanner (of the embedded demo account when ``demo`` is true: the
+kernel is a separate process, so it starts its own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from s3compliance.params import KEYS, Params, validate
+from s3compliance.report import atomic_write_text, staged_run
+from s3compliance.scan import Scanner
+
+log = logging.getLogger(__name__)
+
+REPO_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "compliance_report.ipynb"
+#: Parameters the notebook has beyond the params file (set by ``s3compliance run``).
+NOTEBOOK_ONLY = ("run_dir", "show_progress")
+_demo_account: Any = None
+
+
+class NotebookFailed(RuntimeError):
+    """The notebook raised; the message names the cell's error and where the notebook was kept."""
+
+
+def notebook_params(namespace: Mapping[str, Any]) -> Params:
+    """The validated :class:`Params` from the notebook's parameters cell."""
+    return validate({k: namespace[k] for k in KEYS if k in namespace}, "notebook parameters")
+
+
+def run_date_of(params: Params) -> str:
+    """The date shown on the report: the parameter, else today (UTC)."""
+    return params.run_date or datetime.now(UTC).date().isoformat()
+
+
+def open_scanner(params: Params) -> Scanner:
+    """A scanner for the account the parameters name: the demo account when ``demo`` is true.
+
+    The demo account lives as long as the kernel; calling this again re-seeds a fresh one.
+    """
+    global _demo_account
+    if not params.demo:
+        return Scanner(params)
+    from s3compliance.aws import Clients
+    from s3compliance.demo import DemoAccount
+
+    if _demo_account is not None:
+        _demo_account.stop()
+    _demo_account = DemoAccount()
+    session = _demo_account.start()
+    return Scanner(params, clients=Clients(session, None, params.max_workers))
+
+
+def export_html(notebook: Path, html: Path) -> None:
+    """Render an executed notebook as HTML with its code cells hidden (a report, not a program)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(exclude_input=True).from_notebook_node(
+        nbformat.read(notebook, as_version=4)
+    )
+    atomic_write_text(html, body)
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    folder: Path
+    summary: dict[str, Any]
+
+
+def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
+    """Execute the report notebook into a new run folder of ``params.output_dir``."""
+    import papermill
+
+    if not notebook.exists():
+        raise FileNotFoundError(f"report notebook not found: {notebook}")
+    output_dir = Path(params.output_dir).resolve()
+    with staged_run(output_dir, params.run_id) as run:
+        executed = run.staging / notebook.name
+        values = {
+            **params.to_dict(),
+            "output_dir": str(output_dir),
+            "run_date": run_date_of(params),
+            "run_dir": str(run.staging),
+            "show_progress": False,
+        }
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=values,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=os.getcwd(),
+            )
+        except papermill.PapermillExecutionError as exc:
+            kept = output_dir / "failed" / f"{run.staging.name.strip('.')}.ipynb"
+            kept.parent.mkdir(exist_ok=True)
+            shutil.copyfile(executed, kept)
+            raise NotebookFailed(f"{exc.ename}: {exc.evalue} (executed notebook: {kept})") from exc
+        export_html(executed, run.staging / "report.html")
+        summary = json.loads((run.staging / "findings.json").read_text())["summary"]
+    assert run.final is not None
+    return NotebookRun(run.final, summary)
