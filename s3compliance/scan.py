@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +18,6 @@ from typing import Any
 import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-from tqdm.auto import tqdm
 
 from s3compliance.aws import Clients, error_code, make_session, partition_for_region
 from s3compliance.checks import Check, Settings, documents_needed, select_checks
@@ -25,6 +25,11 @@ from s3compliance.discovery import discover_buckets
 from s3compliance.evidence import DOCUMENTS, BucketEvidence, fetch_evidence
 from s3compliance.params import Params
 from s3compliance.retry import RetryPolicy
+
+with warnings.catch_warnings():
+    # In a kernel without ipywidgets tqdm.auto warns, then falls back to the text bar: fine.
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
 

@@ -191,3 +191,36 @@ def test_output_dir_defaults_to_the_parameter(account, tmp_path: Path) -> None:
     params = Params(output_dir=str(tmp_path / "out"), run_id="from-params", max_workers=2)
     folder = write_report(run_scan(params, clients=account.clients(), **NO_SLEEP))
     assert folder == tmp_path / "out" / "from-params"
+
+
+def test_tables_for_people(result) -> None:
+    overview = report_mod.overview_table(result)
+    assert overview.loc["total buckets", "count"] == 3
+    assert overview.loc["unknown buckets", "count"] == 1
+    table = report_mod.non_compliant_table(result)
+    assert table.to_dict("records") == [
+        {
+            "bucket": "bbb-bare",
+            "region": "us-east-1",
+            "bucket_severity": "high",
+            "violation_count": 4,
+            "violations": "Versioning not enabled; Server-side encryption not configured; "
+            "Lifecycle policy missing for objects older than 90 days; "
+            "CloudWatch metrics not configured",
+        }
+    ]
+    errors = report_mod.errors_table(result)
+    assert errors[["bucket", "check_id", "error_code"]].values.tolist() == [
+        ["ccc-denied", "public_access", "AccessDenied"]
+    ]
+
+
+def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
+    from s3compliance.charts import status_chart
+
+    figures = {"status": status_chart(result, "2026-01-01")}
+    folder = write_report(result, run_dir=tmp_path, figures=figures)
+    assert folder == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "findings.csv", "findings.json", "status.png",
+    ]

@@ -1,0 +1,232 @@
+"""The report notebook: parameters, clean sources, papermill runs, nbval regression."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+from s3compliance import runner
+from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_USAGE, main
+from s3compliance.params import KEYS, Params, ParamsError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "compliance_report.ipynb"
+REGRESSION = ROOT / "tests" / "regression"
+
+
+def declared() -> dict:
+    return papermill.inspect_notebook(str(NOTEBOOK))
+
+
+def test_parameters_cell_declares_every_params_key_with_its_default_and_help() -> None:
+    params = declared()
+    assert set(params) == set(KEYS) | set(runner.NOTEBOOK_ONLY)
+    defaults = Params()
+    for f in fields(Params):
+        assert ast.literal_eval(params[f.name]["default"]) == getattr(defaults, f.name), f.name
+        assert params[f.name]["help"], f"{f.name} needs a help comment"
+        assert params[f.name]["inferred_type_name"] != "None", f"{f.name} needs a type"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_params_file_key_is_a_notebook_parameter(path: Path) -> None:
+    assert set(yaml.safe_load(path.read_text()) or {}) <= set(declared())
+
+
+def test_notebooks_folder_holds_only_clean_sources() -> None:
+    files = sorted(p.name for p in (ROOT / "notebooks").iterdir())
+    assert files == ["compliance_report.ipynb"], "no scratch notebooks or checkpoints"
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:40]
+            assert len(cell.source.splitlines()) <= 25, "cells stay small; logic is in the library"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+
+
+def test_notebook_params_validates_the_namespace() -> None:
+    namespace = {"regions": ["eu-west-1"], "max_workers": 2, "unrelated": object()}
+    assert runner.notebook_params(namespace).regions == ["eu-west-1"]
+    with pytest.raises(ParamsError, match="notebook parameters: key 'max_workers'"):
+        runner.notebook_params({"max_workers": -1})
+
+
+def test_run_date_defaults_to_today() -> None:
+    assert runner.run_date_of(Params(run_date="2026-01-02")) == "2026-01-02"
+    assert len(runner.run_date_of(Params())) == 10
+
+
+def test_open_scanner_starts_a_fresh_demo_account_each_time() -> None:
+    params = Params(demo=True, include=["demo-dsse-*"], max_workers=2)
+    first = runner.open_scanner(params)
+    assert len(first.discover()) == 5
+    second = runner.open_scanner(params)  # re-running the cell re-seeds
+    assert len(second.discover()) == 5
+    runner._demo_account.stop()
+    runner._demo_account = None
+    assert runner.open_scanner(Params()).clients.endpoint_url is None
+
+
+def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
+    code = main(["demo", "--output-dir", str(tmp_path), "--run-id", "nb-demo"])
+    assert code == EXIT_FINDINGS
+    folder = tmp_path / "nb-demo"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "compliance_report.ipynb",
+        "failures_by_check.png",
+        "findings.csv",
+        "findings.json",
+        "heatmap.png",
+        "report.html",
+        "severity.png",
+        "status.png",
+    ]
+    assert (tmp_path / "latest").resolve() == folder.resolve()
+    out = capsys.readouterr().out
+    assert "Buckets: 124 total, 55 compliant, 67 non-compliant, 2 unknown" in out
+    assert f"Run folder: {folder}" in out
+    html = (folder / "report.html").read_text()
+    assert "open_scanner" not in html, "code cells are hidden in the HTML report"
+    assert html.count('alt="') >= 4
+    executed = nbformat.read(folder / "compliance_report.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "demo = True" in injected[0].source
+    report = json.loads((folder / "findings.json").read_text())
+    assert report["summary"]["total_buckets"] == 124
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_parameter_fails_before_the_kernel_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    params = tmp_path / "bad.yaml"
+    params.write_text(f"output_dir: {tmp_path / 'out'}\nheatmap_top_n: lots\n")
+    assert main(["run", "--params", str(params)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "key 'heatmap_top_n'" in err and str(params) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_failing_notebook_leaves_no_run_folder(tmp_path: Path, capsys) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text(f"output_dir: {tmp_path}\n")
+    failing = ROOT / "tests" / "notebooks" / "failing.ipynb"
+    code = main(["run", "--params", str(params), "--notebook", str(failing), "--run-id", "r"])
+    assert code == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "RuntimeError: the report cell broke" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failed", "p.yaml"]
+    kept = list((tmp_path / "failed").iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".ipynb"
+
+
+def test_missing_notebook_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text(f"output_dir: {tmp_path / 'o'}\n")
+    code = main(["run", "--params", str(params), "--notebook", str(tmp_path / "nope.ipynb")])
+    assert code == EXIT_FAILURE
+    assert "report notebook not found" in capsys.readouterr().err
+
+
+def test_plain_papermill_command_for_cron(tmp_path: Path) -> None:
+    """`papermill notebook out.ipynb -f params/demo.yaml` works on its own and writes a run."""
+    out = tmp_path / "executed.ipynb"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(NOTEBOOK),
+            str(out),
+            "-f",
+            str(ROOT / "params" / "demo.yaml"),
+            "-p",
+            "output_dir",
+            str(tmp_path / "output"),
+            "-p",
+            "run_id",
+            "cron",
+            "-p",
+            "show_progress",
+            "False",
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    folder = tmp_path / "output" / "cron"
+    assert {"findings.json", "heatmap.png"} <= {p.name for p in folder.iterdir()}
+    assert (tmp_path / "output" / "latest").resolve() == folder.resolve()
+
+
+def _nbval(workdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "sanitize.cfg",
+            "compliance_report_demo.ipynb",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=workdir,
+    )
+
+
+def _copy_regression(workdir: Path) -> Path:
+    for name in ("compliance_report_demo.ipynb", "sanitize.cfg"):
+        shutil.copy(REGRESSION / name, workdir / name)
+    return workdir / "compliance_report_demo.ipynb"
+
+
+def test_nbval_regression_of_the_demo_report(tmp_path: Path) -> None:
+    """The stored, executed demo notebook re-executes to the same outputs (nbval)."""
+    _copy_regression(tmp_path)
+    proc = _nbval(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert " passed" in proc.stdout
+
+
+def test_nbval_notices_a_changed_number(tmp_path: Path) -> None:
+    """If the demo fleet's numbers drift from the stored copy, the regression test fails."""
+    copy = _copy_regression(tmp_path)
+    nb = nbformat.read(copy, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = output["text"].replace("124 buckets", "125 buckets")
+    nbformat.write(nb, copy)
+    proc = _nbval(tmp_path)
+    assert proc.returncode != 0
+    assert "125 buckets" in proc.stdout
+
+
+def test_stored_regression_copy_matches_the_notebook_source() -> None:
+    """The regression copy is the current notebook executed (regenerate.py), not a stale one."""
+    source = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells]
+    stored = nbformat.read(REGRESSION / "compliance_report_demo.ipynb", as_version=4)
+    kept = [
+        c.source for c in stored.cells if "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    assert kept == source
