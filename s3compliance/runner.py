@@ -72,9 +72,9 @@ def export_html(notebook: Path, html: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(exclude_input=True).from_notebook_node(
-        nbformat.read(notebook, as_version=4)
-    )
+    # The classic template carries the charts' alt text from cell metadata; lab drops it.
+    exporter = HTMLExporter(template_name="classic", exclude_input=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     atomic_write_text(html, body)
 
 

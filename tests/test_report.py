@@ -222,5 +222,7 @@ def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
     folder = write_report(result, run_dir=tmp_path, figures=figures)
     assert folder == tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "findings.csv", "findings.json", "status.png",
+        "findings.csv",
+        "findings.json",
+        "status.png",
     ]
