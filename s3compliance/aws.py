@@ -23,6 +23,9 @@ _ACCOUNT_PREFIX = re.compile(r"^(https?://)\d{12}\.")
 class CallRecorder:
     """Counts the AWS operations a run calls, per operation and per bucket.
 
+    S3 operations go by their name (``GetBucketPolicy``), others with their service in front
+    (``sts:GetCallerIdentity``, ``s3control:GetPublicAccessBlock``).
+
     Attached to every client the factory builds (``before-parameter-build`` fires once per call
     attempt, before any stub or mock can answer it), so the
     benchmark and the tests can prove that no document is fetched twice for one bucket and that a
@@ -36,9 +39,11 @@ class CallRecorder:
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         bucket = params.get("Bucket", "") if isinstance(params, dict) else ""
+        service = model.service_model.service_name
+        name = model.name if service == "s3" else f"{service}:{model.name}"
         with self._lock:
-            self.by_operation[model.name] += 1
-            self.by_bucket_operation[(bucket, model.name)] += 1
+            self.by_operation[name] += 1
+            self.by_bucket_operation[(bucket, name)] += 1
 
     @property
     def operations(self) -> set[str]:

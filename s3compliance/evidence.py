@@ -8,6 +8,7 @@ them. "Not configured" answers are evidence (value ``None``), not errors.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +21,18 @@ from s3compliance.retry import RetryPolicy
 
 @dataclass(frozen=True)
 class DocumentSpec:
-    """How to fetch one configuration document and what its "not configured" answers are."""
+    """How to fetch one configuration document and what its "not configured" answers are.
+
+    ``scope="bucket"`` documents are fetched once per bucket with the bucket's S3 client;
+    ``scope="account"`` ones once per scan (s3control client, the account id as target).
+    """
 
     name: str
-    api: str  # the S3 API name, as in the spec
-    permission: str  # the IAM action that API needs
+    api: str  # the API name, as in the spec
+    permissions: tuple[str, ...]  # the IAM actions fetching it needs
     fetch: Callable[[Any, str], Any]
     not_found: frozenset[str] = frozenset()
+    scope: str = "bucket"
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,70 @@ def _policy_status(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
 
 
+def _public_access_block(client: Any, bucket: str) -> dict[str, Any]:
+    return client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+
+
+def _acl(client: Any, bucket: str) -> dict[str, Any]:
+    return _strip_metadata(client.get_bucket_acl(Bucket=bucket))
+
+
+def _ownership(client: Any, bucket: str) -> dict[str, Any]:
+    return client.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+
+
+def _logging(client: Any, bucket: str) -> dict[str, Any] | None:
+    return client.get_bucket_logging(Bucket=bucket).get("LoggingEnabled")
+
+
+def _object_lock(client: Any, bucket: str) -> dict[str, Any]:
+    return client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+
+
+class LocationCache:
+    """Bucket regions already known (from discovery) or looked up once per scan."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._regions: dict[str, str] = dict(known or {})
+
+    def region(self, client: Any, bucket: str) -> str:
+        """The bucket's region, or ``error:<code>`` (e.g. a foreign bucket's AccessDenied)."""
+        with self._lock:
+            if bucket in self._regions:
+                return self._regions[bucket]
+        try:
+            answer = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+            region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(answer, answer)
+        except ClientError as exc:
+            region = f"error:{error_code(exc)}"
+        with self._lock:
+            self._regions[bucket] = region
+        return region
+
+
+def _bucket_of_arn(arn: str) -> str:
+    return arn.split(":::", 1)[-1]
+
+
+def _replication(client: Any, bucket: str, locations: LocationCache) -> dict[str, Any]:
+    """The replication rules, plus the region of the source and of each destination bucket."""
+    config = client.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+    destinations = {
+        _bucket_of_arn(rule.get("Destination", {}).get("Bucket", ""))
+        for rule in config.get("Rules", [])
+    }
+    return {
+        **config,
+        "SourceRegion": client.meta.region_name,
+        "DestinationRegions": {d: locations.region(client, d) for d in sorted(destinations) if d},
+    }
+
+
+def _account_public_access_block(client: Any, account_id: str) -> dict[str, Any]:
+    return client.get_public_access_block(AccountId=account_id)["PublicAccessBlockConfiguration"]
+
+
 def _metrics(client: Any, bucket: str) -> list[dict[str, Any]]:
     """Every metrics configuration, following ContinuationToken (no paginator exists for it)."""
     configs: list[dict[str, Any]] = []
@@ -91,52 +161,106 @@ def _metrics(client: Any, bucket: str) -> list[dict[str, Any]]:
         kwargs["ContinuationToken"] = token
 
 
+def _spec(
+    name: str,
+    api: str,
+    permission: str | tuple[str, ...],
+    fetch: Any,
+    *not_found: str,
+    scope: str = "bucket",
+) -> DocumentSpec:
+    permissions = (permission,) if isinstance(permission, str) else permission
+    return DocumentSpec(name, api, permissions, fetch, frozenset(not_found), scope)
+
+
+#: The replication document looks destination regions up through the scan's LocationCache.
+NEEDS_LOCATIONS = frozenset({"replication"})
+
 DOCUMENTS: dict[str, DocumentSpec] = {
     spec.name: spec
     for spec in (
-        DocumentSpec("versioning", "GetBucketVersioning", "s3:GetBucketVersioning", _versioning),
-        DocumentSpec(
+        _spec("versioning", "GetBucketVersioning", "s3:GetBucketVersioning", _versioning),
+        _spec(
             "encryption",
             "GetBucketEncryption",
             "s3:GetEncryptionConfiguration",
             _encryption,
-            frozenset({"ServerSideEncryptionConfigurationNotFoundError"}),
+            "ServerSideEncryptionConfigurationNotFoundError",
         ),
-        DocumentSpec(
+        _spec(
             "lifecycle",
             "GetBucketLifecycleConfiguration",
             "s3:GetLifecycleConfiguration",
             _lifecycle,
-            frozenset({"NoSuchLifecycleConfiguration"}),
+            "NoSuchLifecycleConfiguration",
         ),
-        DocumentSpec(
-            "policy",
-            "GetBucketPolicy",
-            "s3:GetBucketPolicy",
-            _policy,
-            frozenset({"NoSuchBucketPolicy"}),
-        ),
-        DocumentSpec(
+        _spec("policy", "GetBucketPolicy", "s3:GetBucketPolicy", _policy, "NoSuchBucketPolicy"),
+        _spec(
             "policy_status",
             "GetBucketPolicyStatus",
             "s3:GetBucketPolicyStatus",
             _policy_status,
-            frozenset({"NoSuchBucketPolicy"}),
+            "NoSuchBucketPolicy",
         ),
-        DocumentSpec(
-            "metrics",
-            "ListBucketMetricsConfigurations",
-            "s3:GetMetricsConfiguration",
-            _metrics,
+        _spec("metrics", "ListBucketMetricsConfigurations", "s3:GetMetricsConfiguration", _metrics),
+        _spec(
+            "public_access_block",
+            "GetPublicAccessBlock",
+            "s3:GetBucketPublicAccessBlock",
+            _public_access_block,
+            "NoSuchPublicAccessBlockConfiguration",
         ),
+        _spec("acl", "GetBucketAcl", "s3:GetBucketAcl", _acl),
+        _spec(
+            "ownership",
+            "GetBucketOwnershipControls",
+            "s3:GetBucketOwnershipControls",
+            _ownership,
+            "OwnershipControlsNotFoundError",
+        ),
+        _spec("logging", "GetBucketLogging", "s3:GetBucketLogging", _logging),
+        _spec(
+            "object_lock",
+            "GetObjectLockConfiguration",
+            "s3:GetBucketObjectLockConfiguration",
+            _object_lock,
+            "ObjectLockConfigurationNotFoundError",
+        ),
+        _spec(
+            "replication",
+            "GetBucketReplication",
+            ("s3:GetReplicationConfiguration", "s3:GetBucketLocation"),
+            _replication,
+            "ReplicationConfigurationNotFoundError",
+        ),
+        _spec(
+            "account_public_access_block",
+            "s3control:GetPublicAccessBlock",
+            "s3:GetAccountPublicAccessBlock",
+            _account_public_access_block,
+            "NoSuchPublicAccessBlockConfiguration",
+            scope="account",
+        ),
+        # The caller's own account (from STS, which needs no permission); no AWS call of its own.
+        _spec("caller", "sts:GetCallerIdentity", (), None, scope="account"),
     )
 }
 
 
-def fetch_document(spec: DocumentSpec, client: Any, bucket: str, retry: RetryPolicy) -> Document:
-    """Fetch one document; an error is returned as data so the other documents still get fetched."""
+def fetch_document(
+    spec: DocumentSpec,
+    client: Any,
+    target: str,
+    retry: RetryPolicy,
+    locations: LocationCache | None = None,
+) -> Document:
+    """Fetch one document; an error is returned as data so the other documents still get fetched.
+
+    ``target`` is the bucket name, or the account id for account-scope documents.
+    """
+    extra = (locations or LocationCache(),) if spec.name in NEEDS_LOCATIONS else ()
     try:
-        return Document(value=_jsonable(retry.call(spec.fetch, client, bucket)))
+        return Document(value=_jsonable(retry.call(spec.fetch, client, target, *extra)))
     except ClientError as exc:
         code = error_code(exc)
         if code in spec.not_found:
@@ -153,9 +277,39 @@ def fetch_evidence(
     region: str,
     documents: Iterable[str],
     retry: RetryPolicy,
+    account_documents: dict[str, Document] | None = None,
+    locations: LocationCache | None = None,
 ) -> BucketEvidence:
-    """Fetch each named document of one bucket exactly once."""
-    evidence = BucketEvidence(bucket=bucket, region=region)
+    """Fetch each named bucket document of one bucket exactly once.
+
+    Account-scope documents are not fetched here: the scan fetched them once and passes them in.
+    """
+    evidence = BucketEvidence(bucket=bucket, region=region, documents=dict(account_documents or {}))
     for name in documents:
-        evidence.documents[name] = fetch_document(DOCUMENTS[name], client, bucket, retry)
+        if DOCUMENTS[name].scope == "bucket":
+            evidence.documents[name] = fetch_document(
+                DOCUMENTS[name], client, bucket, retry, locations
+            )
     return evidence
+
+
+def fetch_account_documents(
+    names: Iterable[str], s3control: Any, account_id: str, retry: RetryPolicy
+) -> dict[str, Document]:
+    """The account-scope documents the checks need, once per scan."""
+    known = account_id != "unknown"
+    found: dict[str, Document] = {}
+    for name in names:
+        spec = DOCUMENTS[name]
+        if spec.scope != "account":
+            continue
+        if not known:
+            found[name] = Document(
+                error_code="AccountIdUnknown",
+                error_message="sts:GetCallerIdentity failed, so the account id is unknown",
+            )
+        elif name == "caller":
+            found[name] = Document(value={"account_id": account_id})
+        else:
+            found[name] = fetch_document(spec, s3control, account_id, retry)
+    return found

@@ -41,6 +41,8 @@ class Params:
     aws_profile: str | None = None
     output_dir: str = "output"
     run_id: str | None = None
+    trusted_account_ids: list[str] = field(default_factory=list)
+    log_target_buckets: list[str] = field(default_factory=list)
     run_date: str | None = None
     heatmap_top_n: int = 30
     demo: bool = False
@@ -78,6 +80,12 @@ SCHEMA: dict[str, Any] = {
         "aws_profile": {"type": ["string", "null"], "minLength": 1},
         "output_dir": {"type": "string", "minLength": 1},
         "run_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+        "trusted_account_ids": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^\\d{12}$"},
+        },
+        "log_target_buckets": _STR_LIST,
         "run_date": {"type": ["string", "null"], "format": "date"},
         "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
         "demo": {"type": "boolean"},

@@ -114,6 +114,18 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "summary": result.summary(),
         "non_compliant_buckets": non_compliant,
         "buckets": buckets,
+        "account_findings": [
+            {
+                "check_id": f.check_id,
+                "status": f.status,
+                "severity": f.severity,
+                "reason": f.reason,
+                "violation": f.violation,
+                "error_code": f.error_code,
+                "evidence": f.evidence,
+            }
+            for f in result.account_findings.itertuples(index=False)
+        ],
         "errors": errors,
         "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
     }
@@ -125,7 +137,9 @@ def validate_report(report: dict[str, Any]) -> None:
 
 
 def findings_csv(result: ScanResult) -> str:
-    frame = result.findings[CSV_COLUMNS].copy()
+    """Bucket findings, then the account-level ones (with empty bucket columns)."""
+    both = [f for f in (result.findings, result.account_findings) if len(f)]
+    frame = (pd.concat(both, ignore_index=True) if both else result.findings)[CSV_COLUMNS].copy()
     frame["frameworks"] = frame["frameworks"].map(";".join)
     return frame.to_csv(index=False, lineterminator="\n")
 

@@ -22,7 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from s3compliance.aws import Clients, error_code, make_session, partition_for_region
 from s3compliance.checks import Check, Settings, documents_needed, select_checks
 from s3compliance.discovery import discover_buckets
-from s3compliance.evidence import DOCUMENTS, BucketEvidence, fetch_evidence
+from s3compliance.evidence import (
+    DOCUMENTS,
+    BucketEvidence,
+    Document,
+    LocationCache,
+    fetch_account_documents,
+    fetch_evidence,
+)
 from s3compliance.params import Params
 from s3compliance.retry import RetryPolicy
 
@@ -76,6 +83,9 @@ class ScanResult:
     params: Params
     findings: pd.DataFrame
     buckets: pd.DataFrame
+    account_findings: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS)
+    )
     retries: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
@@ -84,8 +94,9 @@ class ScanResult:
         """Bucket counts by status and severity, and finding counts per check and status."""
         status = self.buckets["status"].value_counts()
         by_check: dict[str, dict[str, int]] = {}
-        for check_id in dict.fromkeys(self.findings["check_id"]):
-            counts = self.findings.loc[self.findings["check_id"] == check_id, "status"]
+        every = pd.concat([self.findings, self.account_findings], ignore_index=True)
+        for check_id in dict.fromkeys(every["check_id"]):
+            counts = every.loc[every["check_id"] == check_id, "status"]
             by_check[check_id] = {s: int((counts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
         return {
             "total_buckets": len(self.buckets),
@@ -119,7 +130,7 @@ def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any
         "violation": "",
         "error_code": "",
         "remediation": check.remediation,
-        "frameworks": list(check.frameworks),
+        "frameworks": check.frameworks,
         **values,
     }
 
@@ -146,7 +157,7 @@ def evaluate(
             )
             continue
         values = {d: evidence.documents[d].value for d in check.documents}
-        verdict = check.evaluate(values, settings)
+        verdict = check.evaluate({**values, "bucket": evidence.bucket}, settings)
         rows.append(
             _finding(
                 check,
@@ -154,7 +165,7 @@ def evaluate(
                 status="PASS" if verdict.passed else "FAIL",
                 reason=verdict.reason,
                 violation="" if verdict.passed else check.violation_text(settings),
-                evidence=values,
+                evidence={**values, "analysis": verdict.analysis} if verdict.analysis else values,
             )
         )
     return rows
@@ -220,10 +231,15 @@ class Scanner:
             clients = Clients(session, params.endpoint_url, params.max_workers)
         self.params = params
         self.clients = clients
-        self.checks = select_checks(params.profile, params.checks)
-        self.documents = documents_needed(self.checks)
+        checks = select_checks(params.profile, params.checks)
+        self.checks = [c for c in checks if c.scope == "bucket"]
+        self.account_checks = [c for c in checks if c.scope == "account"]
+        self.documents = documents_needed(checks)
         self.settings = Settings(
-            params.lifecycle_max_age_days, tuple(params.allowed_sse_algorithms)
+            params.lifecycle_max_age_days,
+            tuple(params.allowed_sse_algorithms),
+            tuple(params.trusted_account_ids),
+            tuple(params.log_target_buckets),
         )
         self.retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
 
@@ -245,7 +261,13 @@ class Scanner:
                 f"cannot list the account's buckets: {error_code(exc)}: {exc}"
             ) from exc
 
-    def _scan_one(self, item: Any, account_id: str) -> list[dict[str, Any]]:
+    def _scan_one(
+        self,
+        item: Any,
+        account_id: str,
+        account_docs: dict[str, Document],
+        locations: LocationCache,
+    ) -> list[dict[str, Any]]:
         partition = partition_for_region(self.clients.session, item.region)
         base = {
             "account_id": account_id,
@@ -256,9 +278,22 @@ class Scanner:
         if item.location_error:
             return _location_errors(self.checks, item.location_error, base)
         evidence = fetch_evidence(
-            self.clients.s3(item.region), item.bucket, item.region, self.documents, self.retry
+            self.clients.s3(item.region),
+            item.bucket,
+            item.region,
+            self.documents,
+            self.retry,
+            account_docs,
+            locations,
         )
         return evaluate(self.checks, evidence, self.settings, base)
+
+    def _account_findings(self, account_id: str, docs: dict[str, Document]) -> pd.DataFrame:
+        """One finding per account-scope check (bucket columns left empty)."""
+        base = {"account_id": account_id, "bucket": "", "bucket_arn": "", "region": ""}
+        evidence = BucketEvidence(bucket="", region="", documents=docs)
+        rows = evaluate(self.account_checks, evidence, self.settings, base)
+        return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
     def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
         """Fetch every bucket's evidence once and run the enabled checks on it.
@@ -266,6 +301,12 @@ class Scanner:
         ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
         """
         account_id = self.clients.account_id()
+        account_docs = fetch_account_documents(
+            self.documents, self.clients.s3control(), account_id, self.retry
+        )
+        locations = LocationCache(
+            dict(zip(discovered["bucket"], discovered["region"], strict=True))
+        )
         rows: list[dict[str, Any]] = []
         items = list(discovered.itertuples(index=False))
         with (
@@ -277,7 +318,9 @@ class Scanner:
                 disable=None if progress is None else not progress,
             ) as bar,
         ):
-            for bucket_findings in pool.map(lambda item: self._scan_one(item, account_id), items):
+            for bucket_findings in pool.map(
+                lambda item: self._scan_one(item, account_id, account_docs, locations), items
+            ):
                 rows.extend(bucket_findings)
                 bar.update(1)
 
@@ -289,6 +332,7 @@ class Scanner:
             params=self.params,
             findings=findings,
             buckets=buckets,
+            account_findings=self._account_findings(account_id, account_docs),
             retries=self.retry.counter.count,
             api_calls=dict(sorted(self.clients.recorder.by_operation.items())),
             wall_seconds=time.perf_counter() - self.started,

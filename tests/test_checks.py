@@ -9,6 +9,7 @@ import pytest
 
 from s3compliance.checks import (
     CATALOGUE,
+    FRAMEWORKS,
     PROFILES,
     SEVERITIES,
     Settings,
@@ -23,7 +24,7 @@ S = Settings()
 
 def run(check_id: str, settings: Settings = S, **evidence: Any) -> tuple[bool, str]:
     c = CATALOGUE[check_id]
-    full = {d: None for d in c.documents} | evidence
+    full = {d: None for d in c.documents} | {"bucket": "b"} | evidence
     verdict = c.evaluate(full, settings)
     return verdict.passed, verdict.reason
 
@@ -184,6 +185,338 @@ CASES = [
 ]
 
 
+ALL_ON = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+ACLS_ONLY = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
+POLICY_ONLY = {"BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+ALL_USERS = {
+    "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+    "Permission": "READ",
+}
+AUTH_USERS = {
+    "Grantee": {
+        "Type": "Group",
+        "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+    },
+    "Permission": "WRITE",
+}
+OWNER = {"Grantee": {"Type": "CanonicalUser", "ID": "abc"}, "Permission": "FULL_CONTROL"}
+DENY_HTTP = {
+    "Statement": [
+        {
+            "Sid": "TLS",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+}
+CALLER = {"account_id": "111111111111"}
+
+
+def grant(principal: object, action: object = "s3:PutBucketPolicy", **extra: object) -> dict:
+    return {"Statement": [{"Effect": "Allow", "Principal": principal, "Action": action, **extra}]}
+
+
+def replication_doc(*rules: dict, source: str = "us-east-1", regions: dict | None = None) -> dict:
+    return {"Rules": list(rules), "SourceRegion": source, "DestinationRegions": regions or {}}
+
+
+def repl_rule(bucket: str, status: str = "Enabled") -> dict:
+    return {"ID": "r", "Status": status, "Destination": {"Bucket": f"arn:aws:s3:::{bucket}"}}
+
+
+CASES += [
+    (
+        "block_public_access",
+        {"public_access_block": ALL_ON, "account_public_access_block": None},
+        True,
+        "BlockPublicAcls (bucket)",
+    ),
+    (
+        "block_public_access",
+        {"public_access_block": None, "account_public_access_block": ALL_ON},
+        True,
+        "RestrictPublicBuckets (account)",
+    ),
+    (
+        "block_public_access",
+        {"public_access_block": ACLS_ONLY, "account_public_access_block": POLICY_ONLY},
+        True,
+        "BlockPublicPolicy (account)",
+    ),
+    (
+        "block_public_access",
+        {"public_access_block": ALL_ON, "account_public_access_block": ALL_ON},
+        True,
+        "(both)",
+    ),
+    (
+        "block_public_access",
+        {"public_access_block": ACLS_ONLY, "account_public_access_block": None},
+        False,
+        "Not effective: BlockPublicPolicy, RestrictPublicBuckets",
+    ),
+    (
+        "block_public_access",
+        {"public_access_block": None, "account_public_access_block": None},
+        False,
+        "BlockPublicAcls (off)",
+    ),
+    ("account_block_public_access", {"account_public_access_block": ALL_ON}, True, "All four"),
+    (
+        "account_block_public_access",
+        {"account_public_access_block": POLICY_ONLY},
+        False,
+        "BlockPublicAcls, IgnorePublicAcls",
+    ),
+    (
+        "account_block_public_access",
+        {"account_public_access_block": None},
+        False,
+        "No account-level",
+    ),
+    ("public_acl", {"acl": {"Grants": [OWNER]}}, True, "grants nothing"),
+    ("public_acl", {"acl": {"Grants": [OWNER, ALL_USERS]}}, False, "AllUsers:READ"),
+    ("public_acl", {"acl": {"Grants": [AUTH_USERS]}}, False, "AuthenticatedUsers:WRITE"),
+    (
+        "public_acl",
+        {"acl": {"Grants": [ALL_USERS]}, "public_access_block": {"IgnorePublicAcls": True}},
+        True,
+        "neutralised by IgnorePublicAcls (bucket)",
+    ),
+    (
+        "public_acl",
+        {"acl": {"Grants": [ALL_USERS]}, "account_public_access_block": ALL_ON},
+        True,
+        "IgnorePublicAcls (account)",
+    ),
+    (
+        "public_acl",
+        {"acl": {"Grants": [ALL_USERS]}, "account_public_access_block": POLICY_ONLY},
+        False,
+        "AllUsers",
+    ),
+    (
+        "acls_disabled",
+        {"ownership": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}},
+        True,
+        "BucketOwnerEnforced",
+    ),
+    (
+        "acls_disabled",
+        {"ownership": {"Rules": [{"ObjectOwnership": "ObjectWriter"}]}},
+        False,
+        "ObjectWriter",
+    ),
+    ("acls_disabled", {"ownership": None}, False, "not configured"),
+    ("ssl_only", {"policy": DENY_HTTP}, True, "'TLS'"),
+    (
+        "ssl_only",
+        {
+            "policy": {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": "*",
+                        "Condition": {"BoolIfExists": {"aws:SecureTransport": False}},
+                    }
+                ]
+            }
+        },
+        True,
+        "#0",
+    ),
+    ("ssl_only", {"policy": None}, False, "No bucket policy"),
+    (
+        "ssl_only",
+        {
+            "policy": {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ]
+            }
+        },
+        False,
+        "No Deny",
+    ),
+    (
+        "ssl_only",
+        {
+            "policy": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ]
+            }
+        },
+        False,
+        "No Deny",
+    ),
+    (
+        "ssl_only",
+        {
+            "policy": {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+                    }
+                ]
+            }
+        },
+        False,
+        "No Deny",
+    ),
+    ("cross_account", {"policy": None, "caller": CALLER}, True, "No sensitive action"),
+    (
+        "cross_account",
+        {"policy": grant({"AWS": "arn:aws:iam::111111111111:root"}), "caller": CALLER},
+        True,
+        "No sensitive",
+    ),
+    (
+        "cross_account",
+        {"policy": grant({"AWS": "arn:aws:iam::222222222222:role/x"}), "caller": CALLER},
+        False,
+        "s3:PutBucketPolicy to 222222222222",
+    ),
+    (
+        "cross_account",
+        {"policy": grant({"AWS": "333333333333"}, "s3:Put*"), "caller": CALLER},
+        False,
+        "s3:PutBucketAcl",
+    ),
+    (
+        "cross_account",
+        {"policy": grant({"AWS": "222222222222"}, "s3:GetObject"), "caller": CALLER},
+        True,
+        "No sensitive",
+    ),
+    ("cross_account", {"policy": grant("*", "s3:*"), "caller": CALLER}, False, "to *"),
+    (
+        "cross_account",
+        {
+            "policy": grant({"Service": "logging.s3.amazonaws.com"}, "s3:PutObjectAcl"),
+            "caller": CALLER,
+        },
+        True,
+        "No sensitive",
+    ),
+    (
+        "cross_account",
+        {"policy": grant({"CanonicalUser": "79a59df9"}, "s3:PutObjectAcl"), "caller": CALLER},
+        False,
+        "canonical:79a59df9",
+    ),
+    (
+        "cross_account",
+        {
+            "policy": {
+                "Statement": [
+                    {"Effect": "Deny", "Principal": {"AWS": "222222222222"}, "Action": "s3:*"}
+                ]
+            },
+            "caller": CALLER,
+        },
+        True,
+        "No sensitive",
+    ),
+    (
+        "access_logging",
+        {"logging": {"TargetBucket": "logs", "TargetPrefix": "b/"}},
+        True,
+        "s3://logs/b/",
+    ),
+    ("access_logging", {"logging": None}, False, "No LoggingEnabled"),
+    ("mfa_delete", {"versioning": {"Status": "Enabled", "MFADelete": "Enabled"}}, True, "Enabled"),
+    (
+        "mfa_delete",
+        {"versioning": {"Status": "Enabled", "MFADelete": "Disabled"}},
+        False,
+        "Disabled",
+    ),
+    ("mfa_delete", {"versioning": {}}, False, "not set"),
+    ("object_lock", {"object_lock": {"ObjectLockEnabled": "Enabled"}}, True, "enabled"),
+    (
+        "object_lock",
+        {
+            "object_lock": {
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+            }
+        },
+        True,
+        "GOVERNANCE",
+    ),
+    ("object_lock", {"object_lock": None}, False, "not enabled"),
+    ("replication", {"replication": None}, False, "No replication"),
+    (
+        "replication",
+        {"replication": replication_doc(repl_rule("dr"), regions={"dr": "eu-west-1"})},
+        True,
+        "dr in eu-west-1",
+    ),
+    (
+        "replication",
+        {"replication": replication_doc(repl_rule("near"), regions={"near": "us-east-1"})},
+        False,
+        "same region",
+    ),
+    (
+        "replication",
+        {"replication": replication_doc(repl_rule("dr", "Disabled"), regions={"dr": "eu-west-1"})},
+        False,
+        "is Disabled",
+    ),
+    (
+        "replication",
+        {
+            "replication": replication_doc(
+                repl_rule("foreign"), regions={"foreign": "error:AccessDenied"}
+            )
+        },
+        False,
+        "unknown (AccessDenied)",
+    ),
+    (
+        "kms_encryption",
+        {
+            "encryption": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            }
+        },
+        True,
+        "aws:kms",
+    ),
+    (
+        "kms_encryption",
+        {
+            "encryption": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        },
+        False,
+        "AES256",
+    ),
+    ("kms_encryption", {"encryption": None}, False, "absent"),
+]
+
+
 @pytest.mark.parametrize(("check_id", "evidence", "passed", "text"), CASES)
 def test_check_verdicts(check_id: str, evidence: dict, passed: bool, text: str) -> None:
     got, reason = run(check_id, **evidence)
@@ -233,6 +566,46 @@ SEVERITY = {
 }
 
 
+def test_trusted_accounts_and_log_targets_are_parameters() -> None:
+    evidence = {"policy": grant({"AWS": "222222222222"}), "caller": CALLER}
+    assert run("cross_account", **evidence)[0] is False
+    assert run("cross_account", Settings(trusted_account_ids=("222222222222",)), **evidence)[0]
+    logs = Settings(log_target_buckets=("*-access-logs",))
+    assert run("access_logging", logs, logging=None, bucket="org-access-logs") == (
+        True,
+        "Not logged, but the bucket is a declared log target.",
+    )
+    assert run("access_logging", logs, logging=None, bucket="org-data")[0] is False
+
+
+def test_public_acl_and_bpa_keep_their_analysis() -> None:
+    verdict = CATALOGUE["public_acl"].evaluate(
+        {
+            "acl": {"Grants": [ALL_USERS]},
+            "public_access_block": ACLS_ONLY,
+            "account_public_access_block": None,
+        },
+        S,
+    )
+    assert verdict.analysis == {"public_grants": ["AllUsers:READ"], "ignore_public_acls": "bucket"}
+
+
+def test_profiles_follow_the_spec() -> None:
+    assert [c.id for c in select_checks("cis")] == ["block_public_access", "ssl_only", "mfa_delete"]
+    fsbp = [c.id for c in select_checks("fsbp")]
+    assert fsbp[:5] == list(VIOLATIONS) and len(fsbp) == 12
+    assert len(select_checks("all")) == len(CATALOGUE) == 16
+
+
+def test_frameworks_come_from_the_data_files() -> None:
+    assert CATALOGUE["versioning"].frameworks == ["AWS-FSBP S3.14"]
+    assert CATALOGUE["mfa_delete"].frameworks == ["AWS-FSBP S3.20", "CIS 2.1.2"]
+    assert CATALOGUE["cloudwatch_metrics"].frameworks == []
+    for fw in FRAMEWORKS.values():
+        for control in fw["controls"].values():
+            assert control["title"] and set(control["checks"]) <= set(CATALOGUE)
+
+
 def test_mission_profile_matches_the_spec_contract() -> None:
     mission = select_checks("mission")
     assert [c.id for c in mission] == list(VIOLATIONS)
@@ -247,7 +620,8 @@ def test_every_check_has_metadata_and_pass_and_fail_tests(check_id: str) -> None
     assert c.title and c.remediation and c.violation
     assert c.severity in SEVERITIES
     assert c.description, "a check's docstring says why it matters"
-    assert c.permissions and all(p.startswith("s3:") for p in c.permissions)
+    assert all(p.startswith("s3:") for p in c.permissions)
+    assert c.permissions or c.documents == ("caller",)
     assert all(d in DOCUMENTS for d in c.documents)
     outcomes = {passed for cid, _, passed, _ in CASES if cid == check_id}
     assert outcomes == {True, False}, "each check needs at least one PASS and one FAIL case"

@@ -7,8 +7,10 @@ a decorated function in a module of this package.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 from s3compliance.evidence import DOCUMENTS
@@ -23,12 +25,40 @@ class Settings:
 
     lifecycle_max_age_days: int = 90
     allowed_sse_algorithms: tuple[str, ...] = DEFAULT_SSE_ALGORITHMS
+    trusted_account_ids: tuple[str, ...] = ()
+    log_target_buckets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
     reason: str
+    #: What the check worked out from the documents (kept in the finding's evidence).
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+
+def _load_frameworks() -> dict[str, dict[str, Any]]:
+    """Framework mappings are data (``frameworks/*.json``): control id -> check ids."""
+    folder = files("s3compliance").joinpath("frameworks")
+    loaded = [
+        json.loads(f.read_text())
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".json")
+    ]
+    return {data["id"]: data for data in loaded}
+
+
+FRAMEWORKS = _load_frameworks()
+
+
+def frameworks_for(check_id: str) -> list[str]:
+    """``["AWS-FSBP S3.14", "CIS 2.1.2"]``: every control that maps to the check."""
+    return [
+        f"{fw_id} {control_id}"
+        for fw_id, framework in FRAMEWORKS.items()
+        for control_id, control in framework["controls"].items()
+        if check_id in control["checks"]
+    ]
 
 
 CheckFn = Callable[[Mapping[str, Any], Settings], Verdict]
@@ -42,13 +72,17 @@ class Check:
     documents: tuple[str, ...]
     violation: str  # may name a Settings field in braces, e.g. {lifecycle_max_age_days}
     remediation: str
-    frameworks: tuple[str, ...]
     fn: CheckFn = field(compare=False)
+    scope: str = "bucket"  # "account": one finding per account, not per bucket
+
+    @property
+    def frameworks(self) -> list[str]:
+        return frameworks_for(self.id)
 
     @property
     def permissions(self) -> tuple[str, ...]:
         """The IAM actions this check needs, derived from the documents it reads."""
-        return tuple(sorted({DOCUMENTS[d].permission for d in self.documents}))
+        return tuple(sorted({p for d in self.documents for p in DOCUMENTS[d].permissions}))
 
     @property
     def description(self) -> str:
@@ -72,7 +106,7 @@ def check(
     documents: tuple[str, ...],
     violation: str,
     remediation: str,
-    frameworks: tuple[str, ...] = (),
+    scope: str = "bucket",
 ) -> Callable[[CheckFn], CheckFn]:
     """Register a check function in the catalogue (catalogue order = registration order)."""
 
@@ -91,8 +125,8 @@ def check(
             documents=documents,
             violation=violation,
             remediation=remediation,
-            frameworks=frameworks,
             fn=fn,
+            scope=scope,
         )
         return fn
 
@@ -100,10 +134,23 @@ def check(
 
 
 # Importing the modules registers their checks.
-from s3compliance.checks import mission  # noqa: E402, F401
+from s3compliance.checks import extended, mission  # noqa: E402, F401
 
+_MISSION = ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics")
 PROFILES: dict[str, tuple[str, ...]] = {
-    "mission": ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics"),
+    "mission": _MISSION,
+    "fsbp": (
+        *_MISSION,
+        "block_public_access",
+        "account_block_public_access",
+        "public_acl",
+        "acls_disabled",
+        "ssl_only",
+        "cross_account",
+        "access_logging",
+    ),
+    "cis": ("ssl_only", "mfa_delete", "block_public_access"),
+    "all": tuple(CATALOGUE),
 }
 DEFAULT_PROFILE = "mission"
 

@@ -17,7 +17,6 @@ from s3compliance.policy import public_statements
     violation="Versioning not enabled",
     remediation="Enable versioning: aws s3api put-bucket-versioning --bucket <b> "
     "--versioning-configuration Status=Enabled",
-    frameworks=("AWS-FSBP S3.14",),
 )
 def versioning(ev: Mapping[str, Any], _: Settings) -> Verdict:
     """Without versioning an overwrite or a delete loses the object for good."""
@@ -36,7 +35,6 @@ def versioning(ev: Mapping[str, Any], _: Settings) -> Verdict:
     documents=("encryption",),
     violation="Server-side encryption not configured",
     remediation="Set default encryption (SSE-S3 or SSE-KMS): aws s3api put-bucket-encryption.",
-    frameworks=("AWS-FSBP S3.17",),
 )
 def encryption(ev: Mapping[str, Any], settings: Settings) -> Verdict:
     """Objects written without an explicit header must still be encrypted at rest."""
@@ -97,7 +95,6 @@ def _acting_days(rule: dict[str, Any]) -> list[int]:
     violation="Lifecycle policy missing for objects older than {lifecycle_max_age_days} days",
     remediation="Add an enabled lifecycle rule with no filter that expires or transitions "
     "objects within the allowed age.",
-    frameworks=("AWS-FSBP S3.13",),
 )
 def lifecycle(ev: Mapping[str, Any], settings: Settings) -> Verdict:
     """Objects older than the limit must be expired or moved; a scoped rule leaves the rest."""
@@ -135,7 +132,6 @@ def lifecycle(ev: Mapping[str, Any], settings: Settings) -> Verdict:
     violation="Bucket policy allows public access",
     remediation="Remove or restrict the public Allow statements (pin them with aws:SourceVpce, "
     "aws:PrincipalOrgID, ...) and turn on Block Public Access.",
-    frameworks=("AWS-FSBP S3.2", "AWS-FSBP S3.3"),
 )
 def public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
     """A public Allow statement lets anyone on the internet use the bucket."""
