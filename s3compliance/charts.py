@@ -150,6 +150,29 @@ def severity_chart(result: ScanResult, run_date: str) -> Figure:
     return fig
 
 
+def framework_chart(result: ScanResult, run_date: str) -> Figure:
+    """Share of resources passing each framework control whose checks ran."""
+    data = result.framework_summary().iloc[::-1]
+    labels = [f"{f} {c}" for f, c in zip(data["framework"], data["control"], strict=True)]
+    fig = Figure(figsize=(8, 1.4 + 0.38 * max(len(data), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    rates = (data["pass_rate"] * 100).tolist()
+    bars = ax.barh(
+        labels,
+        rates,
+        color=["#2e7d32" if r >= 90 else "#ef6c00" if r >= 50 else "#c62828" for r in rates],
+    )
+    totals = (data["PASS"] + data["FAIL"] + data["ERROR"]).tolist()
+    ax.bar_label(
+        bars, padding=3, labels=[f"{p}/{t}" for p, t in zip(data["PASS"], totals, strict=True)]
+    )
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("resources passing (%)")
+    ax.set_ylabel("control")
+    _titled(fig, "Framework controls", result, run_date)
+    return fig
+
+
 def all_charts(result: ScanResult, run_date: str, top_n: int = 30) -> dict[str, Figure]:
     """Every chart of the report, by the file name it is saved under."""
     return {
@@ -157,6 +180,7 @@ def all_charts(result: ScanResult, run_date: str, top_n: int = 30) -> dict[str, 
         "failures_by_check": failures_chart(result, run_date),
         "heatmap": heatmap_chart(result, run_date, top_n),
         "severity": severity_chart(result, run_date),
+        "frameworks": framework_chart(result, run_date),
     }
 
 

@@ -10,6 +10,7 @@ non-compliant or unknown buckets; 2 bad parameters or no credentials (one line, 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
 from s3compliance import __version__
-from s3compliance.params import Params, ParamsError, load_params
+from s3compliance.params import Params, ParamsError, load_params, validate
 from s3compliance.report import write_report
 from s3compliance.runner import REPO_NOTEBOOK, NotebookFailed
 from s3compliance.scan import ScanAborted, ScanResult, run_scan
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the report notebook on the embedded demo account")
     demo.add_argument("--params", help=f"YAML parameters file (default: {DEMO_PARAMS} if present)")
+
+    policy = sub.add_parser("iam-policy", help="print the least-privilege IAM policy of a scan")
+    policy.add_argument("--profile", help="check profile (default: mission, or the params file's)")
+    policy.add_argument("--params", help="YAML parameters file (profile, checks, regions)")
 
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
@@ -88,12 +93,28 @@ def _run(args: argparse.Namespace, params: Params) -> int:
     return _exit_code(run.summary)
 
 
+def _iam_policy(args: argparse.Namespace) -> int:
+    from s3compliance.iam import iam_policy
+
+    try:
+        params = load_params(args.params) if args.params else Params()
+        if args.profile:
+            params = validate({**params.to_dict(), "profile": args.profile}, "--profile")
+    except ParamsError as exc:
+        print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(iam_policy(params.profile, params.checks, params.all_regions), indent=2))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "iam-policy":
+        return _iam_policy(args)
     overrides = {"output_dir": args.output_dir, "run_id": args.run_id}
     try:
         if args.command == "demo":

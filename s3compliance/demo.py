@@ -22,17 +22,33 @@ from typing import Any
 import boto3
 
 from s3compliance.aws import Clients
-from s3compliance.emulation import FaultInjector, MetricsEmulator, moto_bucket_exists
+from s3compliance.emulation import (
+    FaultInjector,
+    MetricsEmulator,
+    MfaDeleteEmulator,
+    moto_bucket_exists,
+)
 from s3compliance.params import Params, load_params, validate
 from s3compliance.scan import ScanResult, run_scan
 
 DEMO_REGION = "us-east-1"
+DEMO_ACCOUNT = "123456789012"  # moto's default account
 FIRST_CREATED = datetime(2023, 1, 2, 9, 30, tzinfo=UTC)
 
 
-def _policy(bucket: str, statement: dict[str, Any]) -> dict[str, Any]:
+def _policy(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
     resource = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    return {"Version": "2012-10-17", "Statement": [{**statement, "Resource": resource}]}
+    return {"Version": "2012-10-17", "Statement": [{**s, "Resource": resource} for s in statements]}
+
+
+def _log_delivery_statement(bucket: str) -> dict[str, Any]:
+    return {
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": ["s3:PutObject"],
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
 
 
 PUBLIC_READ = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
@@ -54,6 +70,16 @@ DENY_INSECURE = {
     "Action": "s3:*",
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+CROSS_ACCOUNT_ACL = {
+    "Sid": "PartnerMayRewriteAcls",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+    "Action": "s3:PutObjectAcl",
+}
+LOG_TARGET = "demo-compliant-01"
+ACLS_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
+#: The account level blocks public policies only, so the bucket level must supply the ACL flags.
+ACCOUNT_BPA = {"BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 EXPIRE_30 = [{"ID": "expire-30d", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}}]
 WHOLE_BUCKET_METRICS = [{"Id": "EntireBucket"}]
 
@@ -71,14 +97,26 @@ class Archetype:
     metrics: list[dict[str, Any]] = field(default_factory=lambda: WHOLE_BUCKET_METRICS)
     denied: tuple[str, ...] = ()  # operations answered with AccessDenied
     region: str = DEMO_REGION
+    # Read only by the extended catalogue (fsbp, cis, all): mission verdicts do not change.
+    extra_statements: tuple[dict[str, Any], ...] = ()
+    bpa: dict[str, bool] | None = None
+    acl: str | None = None
+    ownership: str | None = None
+    access_logs: bool = False
+    mfa_delete: bool = False
+    object_lock: bool = False
+    replicate_to: str | None = None
 
 
 FLEET: tuple[Archetype, ...] = (
-    Archetype("compliant", 30),
+    Archetype("compliant", 30, bpa=ACLS_BLOCKED, ownership="BucketOwnerEnforced", access_logs=True),
     Archetype(
         "kms-transition",
         10,
         sse="aws:kms",
+        object_lock=True,
+        mfa_delete=True,
+        replicate_to="demo-eu-archive-01",
         lifecycle=[
             {
                 "ID": "to-glacier-30d",
@@ -89,9 +127,16 @@ FLEET: tuple[Archetype, ...] = (
         ],
         metrics=[{"Id": "all-requests"}],
     ),
-    Archetype("dsse", 5, sse="aws:kms:dsse"),
+    Archetype(
+        "dsse",
+        5,
+        sse="aws:kms:dsse",
+        acl="public-read",
+        bpa=ACLS_BLOCKED,  # the public ACL is neutralised
+        replicate_to="demo-compliant-02",  # same region: not cross-region
+    ),
     Archetype("vpce-pinned", 5, statement=VPCE_PINNED),
-    Archetype("deny-insecure", 5, statement=DENY_INSECURE),
+    Archetype("deny-insecure", 5, statement=DENY_INSECURE, extra_statements=(CROSS_ACCOUNT_ACL,)),
     Archetype(
         "lifecycle-365",
         8,
@@ -119,8 +164,8 @@ FLEET: tuple[Archetype, ...] = (
         ],
     ),
     Archetype("versioning-suspended", 8, versioning="Suspended"),
-    Archetype("versioning-never", 6, versioning=None),
-    Archetype("unencrypted", 6, sse=None),
+    Archetype("versioning-never", 6, versioning=None, acl="public-read"),
+    Archetype("unencrypted", 6, sse=None, acl="authenticated-read"),
     Archetype("public-read", 4, statement=PUBLIC_READ, metrics=[]),
     Archetype("public-aws-list", 3, statement=PUBLIC_AWS_LIST),
     Archetype("public-tls-only", 3, statement=PUBLIC_TLS_ONLY),
@@ -140,7 +185,7 @@ FLEET: tuple[Archetype, ...] = (
     ),
     Archetype("restricted", 2, statement=DENY_INSECURE, denied=("GetBucketPolicy",)),
     # Outside the default region: a us-east-1 scan must not see these.
-    Archetype("eu-archive", 2, region="eu-west-1", versioning=None),
+    Archetype("eu-archive", 2, region="eu-west-1"),
     Archetype("oregon-data", 2, region="us-west-2"),
 )
 
@@ -151,9 +196,12 @@ def bucket_names(archetype: Archetype) -> list[str]:
 
 def _configure(client: Any, bucket: str, kind: Archetype) -> None:
     if kind.versioning:
-        client.put_bucket_versioning(
-            Bucket=bucket, VersioningConfiguration={"Status": kind.versioning}
-        )
+        config = {"Status": kind.versioning}
+        extra = {}
+        if kind.mfa_delete:
+            config["MFADelete"] = "Enabled"
+            extra["MFA"] = "arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456"
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=config, **extra)
     if kind.sse:
         client.put_bucket_encryption(
             Bucket=bucket,
@@ -166,7 +214,16 @@ def _configure(client: Any, bucket: str, kind: Archetype) -> None:
             Bucket=bucket, LifecycleConfiguration={"Rules": kind.lifecycle}
         )
     if kind.statement:
-        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(_policy(bucket, kind.statement)))
+        policy = _policy(bucket, kind.statement, *kind.extra_statements)
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    if kind.acl:
+        client.put_bucket_acl(Bucket=bucket, ACL=kind.acl)
+    if kind.bpa:
+        client.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=kind.bpa)
+    if kind.ownership:
+        client.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": kind.ownership}]}
+        )
     for config in kind.metrics:
         client.put_bucket_metrics_configuration(
             Bucket=bucket, Id=config["Id"], MetricsConfiguration=config
@@ -184,6 +241,44 @@ def _pin_creation_dates(dates: dict[str, datetime]) -> None:
                     bucket.creation_date = dates[name]
 
 
+def _connect(session: boto3.Session, fleet: tuple[Archetype, ...]) -> None:
+    """What links buckets together, once they all exist: access logs, replication."""
+    s3 = session.client("s3", region_name=DEMO_REGION)
+    s3.put_bucket_policy(
+        Bucket=LOG_TARGET,
+        Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": [_log_delivery_statement(LOG_TARGET)]}
+        ),
+    )
+    for kind in fleet:
+        client = session.client("s3", region_name=kind.region)
+        for bucket in bucket_names(kind):
+            if kind.access_logs:
+                client.put_bucket_logging(
+                    Bucket=bucket,
+                    BucketLoggingStatus={
+                        "LoggingEnabled": {"TargetBucket": LOG_TARGET, "TargetPrefix": f"{bucket}/"}
+                    },
+                )
+            if kind.replicate_to:
+                client.put_bucket_replication(
+                    Bucket=bucket,
+                    ReplicationConfiguration={
+                        "Role": "arn:aws:iam::123456789012:role/s3-replication",
+                        "Rules": [
+                            {
+                                "ID": "disaster-recovery",
+                                "Status": "Enabled",
+                                "Priority": 1,
+                                "Filter": {},
+                                "DeleteMarkerReplication": {"Status": "Disabled"},
+                                "Destination": {"Bucket": f"arn:aws:s3:::{kind.replicate_to}"},
+                            }
+                        ],
+                    },
+                )
+
+
 def seed_fleet(
     session: boto3.Session, faults: FaultInjector, fleet: tuple[Archetype, ...] = FLEET
 ) -> None:
@@ -192,16 +287,18 @@ def seed_fleet(
     for kind in fleet:
         client = session.client("s3", region_name=kind.region)
         for bucket in bucket_names(kind):
-            extra = (
-                {}
-                if kind.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": kind.region}}
-            )
+            extra: dict[str, Any] = {"ObjectLockEnabledForBucket": True} if kind.object_lock else {}
+            if kind.region != "us-east-1":
+                extra["CreateBucketConfiguration"] = {"LocationConstraint": kind.region}
             client.create_bucket(Bucket=bucket, **extra)
             _configure(client, bucket, kind)
             for operation in kind.denied:
                 faults.fail(bucket, operation, "AccessDenied")
             dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
+    _connect(session, fleet)
+    session.client("s3control", region_name=DEMO_REGION).put_public_access_block(
+        AccountId=DEMO_ACCOUNT, PublicAccessBlockConfiguration=ACCOUNT_BPA
+    )
     _pin_creation_dates(dates)
 
 
@@ -236,6 +333,7 @@ class DemoAccount:
         )
         faults = FaultInjector().install(session)  # first, so its faults win
         MetricsEmulator(moto_bucket_exists).install(session)
+        MfaDeleteEmulator().install(session)
         seed_fleet(session, faults)
         self.session = session
         return session

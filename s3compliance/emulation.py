@@ -193,3 +193,40 @@ class FaultInjector:
                 fault[1] -= 1
             code = fault[0]
         return _error(request, self.STATUS.get(code, 400), code, f"Injected {code}")
+
+
+class MfaDeleteEmulator:
+    """moto ignores ``MFADelete`` in PutBucketVersioning; this remembers it and reports it back.
+
+    The PUT still goes to moto (which keeps the Status); the MFADelete value from its XML body is
+    recorded, and added to GetBucketVersioning answers after botocore has parsed moto's reply.
+    """
+
+    _MFA = re.compile(r"<MfaDelete>(Enabled|Disabled)</MfaDelete>")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, str] = {}
+
+    def install(self, session: boto3.Session) -> MfaDeleteEmulator:
+        session.events.register("before-send.s3.PutBucketVersioning", self._on_put)
+        session.events.register("before-parameter-build.s3.GetBucketVersioning", self._remember)
+        session.events.register("after-call.s3.GetBucketVersioning", self._on_get)
+        return self
+
+    def _on_put(self, request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        match = self._MFA.search(body)
+        if match:
+            with self._lock:
+                self._state[bucket_of(request.url)] = match.group(1)
+
+    @staticmethod
+    def _remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["emulated_bucket"] = params.get("Bucket")
+
+    def _on_get(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            state = self._state.get(context.get("emulated_bucket", ""))
+        if state and "Error" not in parsed:
+            parsed["MFADelete"] = state

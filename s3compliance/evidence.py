@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3compliance.aws import error_code
+from s3compliance.discovery import normalise_location
 from s3compliance.retry import RetryPolicy
 
 
@@ -109,21 +110,25 @@ class LocationCache:
 
     def __init__(self, known: dict[str, str] | None = None) -> None:
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
         self._regions: dict[str, str] = dict(known or {})
 
     def region(self, client: Any, bucket: str) -> str:
-        """The bucket's region, or ``error:<code>`` (e.g. a foreign bucket's AccessDenied)."""
+        """The bucket's region, or ``error:<code>`` (e.g. a foreign bucket's AccessDenied).
+
+        Threads asking for the same bucket wait for one lookup instead of each making their own.
+        """
         with self._lock:
-            if bucket in self._regions:
-                return self._regions[bucket]
-        try:
-            answer = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-            region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(answer, answer)
-        except ClientError as exc:
-            region = f"error:{error_code(exc)}"
-        with self._lock:
-            self._regions[bucket] = region
-        return region
+            key_lock = self._key_locks.setdefault(bucket, threading.Lock())
+        with key_lock:
+            if bucket not in self._regions:
+                try:
+                    answer = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+                    region = normalise_location(answer)
+                except ClientError as exc:
+                    region = f"error:{error_code(exc)}"
+                self._regions[bucket] = region
+            return self._regions[bucket]
 
 
 def _bucket_of_arn(arn: str) -> str:

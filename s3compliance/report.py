@@ -292,3 +292,8 @@ def errors_table(result: ScanResult) -> pd.DataFrame:
     """Checks that could not be evaluated, with the AWS error code: what a reader must fix."""
     errors = result.findings[result.findings["status"] == "ERROR"]
     return errors[["bucket", "check_id", "error_code", "reason"]].reset_index(drop=True)
+
+
+def account_table(result: ScanResult) -> pd.DataFrame:
+    """Account-level findings (profiles fsbp/all): one row per account-scope check."""
+    return result.account_findings[["check_id", "status", "reason"]].reset_index(drop=True)

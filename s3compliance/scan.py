@@ -20,7 +20,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from s3compliance.aws import Clients, error_code, make_session, partition_for_region
-from s3compliance.checks import Check, Settings, documents_needed, select_checks
+from s3compliance.checks import CATALOGUE, Check, Settings, documents_needed, select_checks
 from s3compliance.discovery import discover_buckets
 from s3compliance.evidence import (
     DOCUMENTS,
@@ -30,6 +30,7 @@ from s3compliance.evidence import (
     fetch_account_documents,
     fetch_evidence,
 )
+from s3compliance.frameworks import framework_summary
 from s3compliance.params import Params
 from s3compliance.retry import RetryPolicy
 
@@ -95,7 +96,8 @@ class ScanResult:
         status = self.buckets["status"].value_counts()
         by_check: dict[str, dict[str, int]] = {}
         every = pd.concat([self.findings, self.account_findings], ignore_index=True)
-        for check_id in dict.fromkeys(every["check_id"]):
+        order = {check_id: n for n, check_id in enumerate(CATALOGUE)}
+        for check_id in sorted(set(every["check_id"]), key=order.__getitem__):
             counts = every.loc[every["check_id"] == check_id, "status"]
             by_check[check_id] = {s: int((counts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
         return {
@@ -106,6 +108,10 @@ class ScanResult:
             "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
             "by_check": by_check,
         }
+
+    def framework_summary(self) -> pd.DataFrame:
+        """Per framework control: resources passing, failing, in error (see frameworks.py)."""
+        return framework_summary(self.findings, self.account_findings)
 
     def summary_frame(self) -> pd.DataFrame:
         """The per-check counts as a table, for people (CLI and notebook)."""
@@ -185,20 +191,26 @@ def _location_errors(checks: list[Check], code: str, base: dict[str, Any]) -> li
     ]
 
 
-def bucket_rows(findings: pd.DataFrame, discovered: pd.DataFrame, high: int) -> pd.DataFrame:
-    """One row per bucket: status and severity from its findings (ERROR is never compliant)."""
+def bucket_rows(
+    findings: pd.DataFrame, discovered: pd.DataFrame, high: int, bases: dict[str, dict[str, str]]
+) -> pd.DataFrame:
+    """One row per bucket: status and severity from its findings (ERROR is never compliant).
+
+    ``bases`` gives each bucket's account id and ARN (a profile of account-level checks only
+    leaves buckets without findings: they are compliant for it).
+    """
     rows = []
     by_bucket = dict(list(findings.groupby("bucket", sort=False)))
     for item in discovered.itertuples(index=False):
-        group = by_bucket[item.bucket]  # every discovered bucket has one finding per check
+        group = by_bucket.get(item.bucket, findings.iloc[0:0])
         violations = list(group.loc[group["status"] == "FAIL", "violation"])
         errors = int((group["status"] == "ERROR").sum())
         status = "non_compliant" if violations else ("unknown" if errors else "compliant")
         rows.append(
             {
-                "account_id": group["account_id"].iat[0],
+                "account_id": bases[item.bucket]["account_id"],
                 "bucket": item.bucket,
-                "bucket_arn": group["bucket_arn"].iat[0],
+                "bucket_arn": bases[item.bucket]["bucket_arn"],
                 "region": item.region,
                 "created": item.created,
                 "status": status,
@@ -261,20 +273,22 @@ class Scanner:
                 f"cannot list the account's buckets: {error_code(exc)}: {exc}"
             ) from exc
 
-    def _scan_one(
-        self,
-        item: Any,
-        account_id: str,
-        account_docs: dict[str, Document],
-        locations: LocationCache,
-    ) -> list[dict[str, Any]]:
+    def _base(self, item: Any, account_id: str) -> dict[str, str]:
         partition = partition_for_region(self.clients.session, item.region)
-        base = {
+        return {
             "account_id": account_id,
             "bucket": item.bucket,
             "bucket_arn": f"arn:{partition}:s3:::{item.bucket}",
             "region": item.region,
         }
+
+    def _scan_one(
+        self,
+        item: Any,
+        base: dict[str, str],
+        account_docs: dict[str, Document],
+        locations: LocationCache,
+    ) -> list[dict[str, Any]]:
         if item.location_error:
             return _location_errors(self.checks, item.location_error, base)
         evidence = fetch_evidence(
@@ -318,14 +332,16 @@ class Scanner:
                 disable=None if progress is None else not progress,
             ) as bar,
         ):
+            bases = {item.bucket: self._base(item, account_id) for item in items}
             for bucket_findings in pool.map(
-                lambda item: self._scan_one(item, account_id, account_docs, locations), items
+                lambda item: self._scan_one(item, bases[item.bucket], account_docs, locations),
+                items,
             ):
                 rows.extend(bucket_findings)
                 bar.update(1)
 
         findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-        buckets = bucket_rows(findings, discovered, self.params.high_severity_threshold)
+        buckets = bucket_rows(findings, discovered, self.params.high_severity_threshold, bases)
         result = ScanResult(
             account_id=account_id,
             regions=list(self.params.regions),

@@ -99,6 +99,16 @@ def test_severity_chart(demo) -> None:
     assert bars(charts.severity_chart(demo, RUN_DATE)) == [8, 4, 55, 57]
 
 
+def test_framework_chart_shows_pass_rates_per_control(demo) -> None:
+    fig = charts.framework_chart(demo, RUN_DATE)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1] == "AWS-FSBP S3.2" and "AWS-FSBP S3.14" in labels
+    widths = dict(zip(labels, [p.get_width() for p in ax.patches], strict=True))
+    assert widths["AWS-FSBP S3.14"] == pytest.approx(102 / 124 * 100, abs=0.1)
+    assert "102/124" in [t.get_text() for t in ax.texts]
+
+
 def test_all_charts_saved_as_png(demo, tmp_path) -> None:
     figures = charts.all_charts(demo, RUN_DATE, 30)
     paths = charts.save_charts(figures, tmp_path)
@@ -107,5 +117,6 @@ def test_all_charts_saved_as_png(demo, tmp_path) -> None:
         "failures_by_check.png",
         "heatmap.png",
         "severity.png",
+        "frameworks.png",
     ]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)

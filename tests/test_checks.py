@@ -9,7 +9,6 @@ import pytest
 
 from s3compliance.checks import (
     CATALOGUE,
-    FRAMEWORKS,
     PROFILES,
     SEVERITIES,
     Settings,
@@ -18,6 +17,7 @@ from s3compliance.checks import (
     select_checks,
 )
 from s3compliance.evidence import DOCUMENTS
+from s3compliance.frameworks import FRAMEWORKS
 
 S = Settings()
 

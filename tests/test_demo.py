@@ -37,6 +37,48 @@ EXPECTED = {
 }
 MISSION = ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics")
 
+# The extended catalogue, also from the spec: for each kind, the checks that PASS (P) or ERROR (E);
+# every other extended check FAILs. The account blocks public policies only (not ACLs).
+EXTENDED_NOT_FAILING = {
+    "compliant": {
+        "block_public_access": "PASS",
+        "acls_disabled": "PASS",
+        "access_logging": "PASS",
+        "public_acl": "PASS",
+        "cross_account": "PASS",
+    },
+    "kms-transition": {
+        "mfa_delete": "PASS",
+        "object_lock": "PASS",
+        "replication": "PASS",
+        "kms_encryption": "PASS",
+        "public_acl": "PASS",
+        "cross_account": "PASS",
+    },
+    "dsse": {
+        "block_public_access": "PASS",
+        "public_acl": "PASS",
+        "kms_encryption": "PASS",
+        "cross_account": "PASS",
+    },
+    "deny-insecure": {"ssl_only": "PASS", "public_acl": "PASS"},
+    "restricted": {"ssl_only": "ERROR", "cross_account": "ERROR", "public_acl": "PASS"},
+    "versioning-never": {"cross_account": "PASS"},
+    "unencrypted": {"cross_account": "PASS"},
+}
+EXTENDED = (
+    "block_public_access",
+    "public_acl",
+    "acls_disabled",
+    "ssl_only",
+    "cross_account",
+    "access_logging",
+    "mfa_delete",
+    "object_lock",
+    "replication",
+    "kms_encryption",
+)
+
 
 @pytest.fixture(scope="module")
 def demo():
@@ -59,6 +101,46 @@ def test_every_bucket_gets_the_verdicts_of_the_spec(demo) -> None:
             for check_id in MISSION:
                 expected = EXPECTED[kind.name].get(check_id, "PASS")
                 assert got[(bucket, check_id)] == expected, (bucket, check_id)
+
+
+@pytest.fixture(scope="module")
+def demo_all():
+    return run_demo(demo_params(profile="all", max_workers=8), progress=False)
+
+
+def test_every_bucket_gets_the_extended_verdicts_of_the_spec(demo_all) -> None:
+    got = {(r.bucket, r.check_id): r.status for r in demo_all.findings.itertuples()}
+    for kind in FLEET:
+        if kind.region != "us-east-1":
+            continue
+        expected = EXTENDED_NOT_FAILING.get(
+            kind.name, {"public_acl": "PASS", "cross_account": "PASS"}
+        )
+        for bucket in bucket_names(kind):
+            for check_id in EXTENDED:
+                assert got[(bucket, check_id)] == expected.get(check_id, "FAIL"), (bucket, check_id)
+    # mission verdicts are the same under the larger profile
+    for kind in FLEET:
+        for bucket in bucket_names(kind) if kind.region == "us-east-1" else []:
+            for check_id in MISSION:
+                assert got[(bucket, check_id)] == EXPECTED[kind.name].get(check_id, "PASS")
+
+
+def test_extended_checks_pass_and_fail_on_the_demo(demo_all) -> None:
+    by_check = demo_all.summary()["by_check"]
+    for check_id in EXTENDED:
+        assert by_check[check_id]["PASS"] > 0 and by_check[check_id]["FAIL"] > 0, check_id
+    assert by_check["account_block_public_access"] == {"PASS": 0, "FAIL": 1, "ERROR": 0}
+    reasons = " ".join(demo_all.findings["reason"])
+    for text in (
+        "neutralised by IgnorePublicAcls (bucket)",
+        "BlockPublicPolicy (account)",
+        "replicates to demo-eu-archive-01 in eu-west-1",
+        "in the same region",
+        "s3:PutObjectAcl to 444455556666",
+        "MFADelete is Enabled",
+    ):
+        assert text in reasons, text
 
 
 def test_us_east_1_scan_leaves_other_regions_out(demo) -> None:

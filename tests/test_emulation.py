@@ -95,3 +95,22 @@ def test_fault_injection_counts_down(account) -> None:
 )
 def test_bucket_of(url: str, bucket: str) -> None:
     assert bucket_of(url) == bucket
+
+
+def test_mfa_delete_is_remembered_and_reported(account) -> None:
+    from s3compliance.emulation import MfaDeleteEmulator
+
+    MfaDeleteEmulator().install(account.session)
+    s3 = account.session.client("s3", region_name="us-east-1")
+    for name in ("mfa-on", "mfa-off"):
+        s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(
+        Bucket="mfa-on",
+        VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"},
+        MFA="arn:aws:iam::123456789012:mfa/root 123456",
+    )
+    s3.put_bucket_versioning(Bucket="mfa-off", VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket="mfa-on")["MFADelete"] == "Enabled"
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket="mfa-off")
+    with pytest.raises(ClientError):
+        s3.get_bucket_versioning(Bucket="no-such-bucket-here")

@@ -88,6 +88,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
         "failures_by_check.png",
         "findings.csv",
         "findings.json",
+        "frameworks.png",
         "heatmap.png",
         "report.html",
         "severity.png",
@@ -230,3 +231,39 @@ def test_stored_regression_copy_matches_the_notebook_source() -> None:
         c.source for c in stored.cells if "injected-parameters" not in c.metadata.get("tags", [])
     ]
     assert kept == source
+
+
+def test_fsbp_profile_end_to_end_on_the_demo(tmp_path: Path, capsys) -> None:
+    """params/fsbp.yaml through the CLI and the notebook: every extended check reported."""
+    code = main(
+        [
+            "demo",
+            "--params",
+            str(ROOT / "params" / "fsbp.yaml"),
+            "--output-dir",
+            str(tmp_path),
+            "--run-id",
+            "fsbp",
+        ]
+    )
+    assert code == EXIT_FINDINGS
+    report = json.loads((tmp_path / "fsbp" / "findings.json").read_text())
+    assert report["parameters"]["profile"] == "fsbp"
+    assert set(report["summary"]["by_check"]) == {
+        "versioning",
+        "encryption",
+        "lifecycle",
+        "public_access",
+        "cloudwatch_metrics",
+        "block_public_access",
+        "account_block_public_access",
+        "public_acl",
+        "acls_disabled",
+        "ssl_only",
+        "cross_account",
+        "access_logging",
+    }
+    assert report["account_findings"][0]["check_id"] == "account_block_public_access"
+    assert (tmp_path / "fsbp" / "frameworks.png").exists()
+    html = (tmp_path / "fsbp" / "report.html").read_text()
+    assert "AWS-FSBP" in html and "account_block_public_access" in html

@@ -298,6 +298,14 @@ TABLE = [
         False,
     ),
     (pol(st(principal={"AWS": "not-an-arn"}, action="s3:PutBucketPolicy")), False, False, True),
+    (
+        pol(st(principal="arn:aws:iam::222222222222:root", action="s3:PutBucketAcl")),
+        False,
+        False,
+        True,
+    ),
+    (pol(st(action="s3:PutBucketAcl", Condition="malformed")), True, False, True),
+    (pol(st(action="s3:PutBucketAcl", Condition={"Bool": "malformed"})), True, False, True),
 ]
 
 

@@ -215,6 +215,23 @@ def test_tables_for_people(result) -> None:
     ]
 
 
+def test_account_table(account, params) -> None:
+    from dataclasses import replace
+
+    account.bucket("acct-bucket")
+    checks = ["account_block_public_access"]
+    result = run_scan(replace(params, checks=checks), clients=account.clients(), **NO_SLEEP)
+    assert report_mod.account_table(result).values.tolist() == [
+        [
+            "account_block_public_access",
+            "FAIL",
+            "No account-level Block Public Access configuration.",
+        ]
+    ]
+    assert result.findings.empty and len(result.buckets) == 1
+    assert "account_block_public_access" in findings_csv(result)
+
+
 def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
     from s3compliance.charts import status_chart
 

@@ -260,3 +260,149 @@ def test_empty_account(account, params) -> None:
 )
 def test_bucket_severity(count: int, threshold: int, expected: str) -> None:
     assert bucket_severity(count, threshold) == expected
+
+
+ALL_FLAGS = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+
+
+def test_account_level_bpa_covers_every_bucket_and_is_read_once(account, params) -> None:
+    for i in range(3):
+        account.bucket(f"covered-{i}")
+    account.session.client("s3control", region_name="us-east-1").put_public_access_block(
+        AccountId="123456789012", PublicAccessBlockConfiguration=ALL_FLAGS
+    )
+    clients = account.clients()
+    checks = ["block_public_access", "account_block_public_access"]
+    result = run_scan(replace(params, checks=checks), clients=clients, **NO_SLEEP)
+    assert set(result.findings["status"]) == {"PASS"}
+    assert "BlockPublicAcls (account)" in result.findings.iloc[0]["reason"]
+    assert result.account_findings[["check_id", "status"]].values.tolist() == [
+        ["account_block_public_access", "PASS"]
+    ]
+    assert clients.recorder.by_operation["s3control:GetPublicAccessBlock"] == 1
+    assert clients.recorder.by_operation["GetPublicAccessBlock"] == 3
+
+
+def test_account_without_bpa_configured(account, params) -> None:
+    account.bucket("lonely-bucket")
+    account.s3.put_public_access_block(
+        Bucket="lonely-bucket", PublicAccessBlockConfiguration=ALL_FLAGS
+    )
+    account.bucket("open-bucket")
+    checks = ["block_public_access", "account_block_public_access"]
+    result = run_scan(replace(params, checks=checks), clients=account.clients(), **NO_SLEEP)
+    assert statuses(result, "lonely-bucket") == {"block_public_access": "PASS"}
+    assert statuses(result, "open-bucket") == {"block_public_access": "FAIL"}
+    row = result.account_findings.iloc[0]
+    assert (row["status"], row["reason"]) == (
+        "FAIL",
+        "No account-level Block Public Access configuration.",
+    )
+    assert result.summary()["by_check"]["account_block_public_access"]["FAIL"] == 1
+
+
+def test_unknown_account_makes_account_documents_error(account, params) -> None:
+    account.bucket("some-bucket", policy=None)
+    clients = account.clients()
+    checks = ["cross_account", "account_block_public_access", "versioning"]
+    with Stubber(clients.sts()) as stub:
+        stub.add_client_error("get_caller_identity", "AccessDenied", http_status_code=403)
+        result = run_scan(replace(params, checks=checks), clients=clients, **NO_SLEEP)
+    assert statuses(result, "some-bucket") == {"versioning": "FAIL", "cross_account": "ERROR"}
+    assert result.account_findings.iloc[0]["error_code"] == "AccountIdUnknown"
+    assert "s3control:GetPublicAccessBlock" not in clients.recorder.operations
+
+
+def test_replication_destinations_are_located_once(account, params) -> None:
+    account.bucket("dr-target", region="eu-west-1", versioning="Enabled")
+    account.bucket("near-target", versioning="Enabled")
+    rule = {
+        "ID": "dr",
+        "Status": "Enabled",
+        "Priority": 1,
+        "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+    }
+    for name, target in (("src-a", "dr-target"), ("src-b", "dr-target"), ("src-c", "near-target")):
+        account.bucket(name, versioning="Enabled")
+        account.s3.put_bucket_replication(
+            Bucket=name,
+            ReplicationConfiguration={
+                "Role": "arn:aws:iam::123456789012:role/r",
+                "Rules": [{**rule, "Destination": {"Bucket": f"arn:aws:s3:::{target}"}}],
+            },
+        )
+    clients = account.clients()
+    result = run_scan(replace(params, checks=["replication"]), clients=clients, **NO_SLEEP)
+    assert statuses(result, "src-a") == statuses(result, "src-b") == {"replication": "PASS"}
+    assert statuses(result, "src-c") == {"replication": "FAIL"}
+    # near-target was discovered (us-east-1); dr-target was looked up once for both sources
+    assert clients.recorder.by_bucket_operation[("dr-target", "GetBucketLocation")] == 1
+    assert clients.recorder.by_bucket_operation[("near-target", "GetBucketLocation")] == 0
+    evidence = result.findings.set_index("bucket").loc["src-a", "evidence"]["replication"]
+    assert evidence["DestinationRegions"] == {"dr-target": "eu-west-1"}
+
+
+def test_replication_to_a_foreign_bucket_names_the_lookup_error(account, params) -> None:
+    account.bucket("src-x", versioning="Enabled")
+    account.bucket("their-bucket", versioning="Enabled")
+    account.s3.put_bucket_replication(
+        Bucket="src-x",
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/r",
+            "Rules": [
+                {
+                    "ID": "x",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": "arn:aws:s3:::their-bucket"},
+                }
+            ],
+        },
+    )
+    account.faults.fail("their-bucket", "GetBucketLocation", "AccessDenied")
+    params = replace(params, checks=["replication"], include=["src-*"])
+    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    row = result.findings.iloc[0]
+    assert (
+        row["status"] == "FAIL" and "region of their-bucket unknown (AccessDenied)" in row["reason"]
+    )
+
+
+def test_public_access_keeps_both_verdicts_in_the_evidence(account, params) -> None:
+    tls_only = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::tls-only/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ]
+    }
+    account.bucket("tls-only", policy=tls_only)
+    result = run_scan(
+        replace(params, checks=["public_access"]), clients=account.clients(), **NO_SLEEP
+    )
+    row = result.findings.iloc[0]
+    assert row["status"] == "FAIL" and "(S3's IsPublic says false)" in row["reason"]
+    assert row["evidence"]["analysis"] == {
+        "evaluator_public": True,
+        "policy_status_is_public": False,
+    }
+
+
+def test_framework_summary_rolls_findings_up_per_control(account, params) -> None:
+    account.compliant_bucket("good-one")
+    account.bucket("bare-one")
+    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    summary = result.framework_summary().set_index("control")
+    assert summary.loc["S3.14", ["PASS", "FAIL", "ERROR"]].tolist() == [1, 1, 0]
+    assert summary.loc["S3.2", "checks"] == "public_access"  # public_acl did not run
+    assert summary.loc["S3.14", "pass_rate"] == 0.5
+    assert "S3.5" not in summary.index  # ssl_only did not run

@@ -7,13 +7,12 @@ a decorated function in a module of this package.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Any
 
 from s3compliance.evidence import DOCUMENTS
+from s3compliance.frameworks import frameworks_for
 
 SEVERITIES = ("critical", "high", "medium", "low")
 DEFAULT_SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
@@ -35,30 +34,6 @@ class Verdict:
     reason: str
     #: What the check worked out from the documents (kept in the finding's evidence).
     analysis: dict[str, Any] = field(default_factory=dict)
-
-
-def _load_frameworks() -> dict[str, dict[str, Any]]:
-    """Framework mappings are data (``frameworks/*.json``): control id -> check ids."""
-    folder = files("s3compliance").joinpath("frameworks")
-    loaded = [
-        json.loads(f.read_text())
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    ]
-    return {data["id"]: data for data in loaded}
-
-
-FRAMEWORKS = _load_frameworks()
-
-
-def frameworks_for(check_id: str) -> list[str]:
-    """``["AWS-FSBP S3.14", "CIS 2.1.2"]``: every control that maps to the check."""
-    return [
-        f"{fw_id} {control_id}"
-        for fw_id, framework in FRAMEWORKS.items()
-        for control_id, control in framework["controls"].items()
-        if check_id in control["checks"]
-    ]
 
 
 CheckFn = Callable[[Mapping[str, Any], Settings], Verdict]

@@ -134,18 +134,29 @@ def lifecycle(ev: Mapping[str, Any], settings: Settings) -> Verdict:
     "aws:PrincipalOrgID, ...) and turn on Block Public Access.",
 )
 def public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
-    """A public Allow statement lets anyone on the internet use the bucket."""
+    """A public Allow statement lets anyone on the internet use the bucket.
+
+    Our reading of the policy and S3's own ``IsPublic`` are both kept in the evidence; either one
+    saying public fails the check, and a disagreement is named in the reason.
+    """
     public = public_statements(ev["policy"])
+    is_public = (ev["policy_status"] or {}).get("IsPublic")
+    analysis = {"evaluator_public": bool(public), "policy_status_is_public": is_public}
     if public:
         described = "; ".join(
             f"statement {p.label} {p.why} for {', '.join(p.actions) or 'no action'}" for p in public
         )
-        return Verdict(False, f"Public: {described}, with no condition pinning the caller.")
-    if (ev["policy_status"] or {}).get("IsPublic") is True:
-        return Verdict(False, "GetBucketPolicyStatus reports the policy as public (IsPublic=true).")
+        note = " (S3's IsPublic says false)" if is_public is False else ""
+        return Verdict(
+            False, f"Public: {described}, with no condition pinning the caller{note}.", analysis
+        )
+    if is_public is True:
+        return Verdict(
+            False, "GetBucketPolicyStatus reports the policy as public (IsPublic=true).", analysis
+        )
     if ev["policy"] is None:
-        return Verdict(True, "No bucket policy.")
-    return Verdict(True, "No statement allows an unpinned public principal.")
+        return Verdict(True, "No bucket policy.", analysis)
+    return Verdict(True, "No statement allows an unpinned public principal.", analysis)
 
 
 @check(

@@ -1,0 +1,78 @@
+"""Compliance frameworks as data: which checks answer which AWS Security Hub / CIS control.
+
+The mappings live in ``mappings/*.json`` (control id -> title, check ids), like Prowler's
+compliance files, so adding a framework is a data change. Findings carry the controls of their
+check in the ``frameworks`` column; :func:`framework_summary` rolls findings up per control.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+import pandas as pd
+
+
+def _load() -> dict[str, dict[str, Any]]:
+    folder = files("s3compliance").joinpath("mappings")
+    loaded = [
+        json.loads(f.read_text())
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".json")
+    ]
+    return {data["id"]: data for data in loaded}
+
+
+FRAMEWORKS = _load()
+SUMMARY_COLUMNS = ["framework", "control", "title", "checks", "PASS", "FAIL", "ERROR", "pass_rate"]
+
+
+def frameworks_for(check_id: str) -> list[str]:
+    """``["AWS-FSBP S3.20", "CIS 2.1.2"]``: every control that maps to the check."""
+    return [
+        f"{fw_id} {control_id}"
+        for fw_id, framework in FRAMEWORKS.items()
+        for control_id, control in framework["controls"].items()
+        if check_id in control["checks"]
+    ]
+
+
+def _control_key(control_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in control_id.replace("S3.", "").split("."))
+
+
+def framework_summary(findings: pd.DataFrame, account_findings: pd.DataFrame) -> pd.DataFrame:
+    """Per control whose checks ran: how many resources PASS, FAIL or are ERROR.
+
+    A bucket (or, for account-level controls, the account) passes a control when every mapped
+    check that ran passed on it, fails when any failed, and is ERROR otherwise.
+    """
+    every = pd.concat([f for f in (findings, account_findings) if len(f)] or [findings])
+    ran = set(every["check_id"])
+    rows = []
+    for fw_id, framework in FRAMEWORKS.items():
+        for control_id in sorted(framework["controls"], key=_control_key):
+            control = framework["controls"][control_id]
+            checks = [c for c in control["checks"] if c in ran]
+            if not checks:
+                continue
+            per_resource = every[every["check_id"].isin(checks)].groupby("bucket")["status"]
+            verdicts = per_resource.agg(
+                lambda s: (
+                    "FAIL" if (s == "FAIL").any() else ("ERROR" if (s == "ERROR").any() else "PASS")
+                )
+            )
+            counts = {s: int((verdicts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
+            total = sum(counts.values())
+            rows.append(
+                {
+                    "framework": fw_id,
+                    "control": control_id,
+                    "title": control["title"],
+                    "checks": ", ".join(checks),
+                    **counts,
+                    "pass_rate": round(counts["PASS"] / total, 3) if total else 0.0,
+                }
+            )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -1,0 +1,54 @@
+"""Least privilege: the IAM policy a scan needs, generated from what the code declares.
+
+Every evidence document declares the IAM actions its API needs; every check declares its
+documents. The union (plus listing the buckets) *is* the policy: nothing here is hand-written, so
+adding a check cannot silently need a permission the documented policy lacks. A test records every
+operation a full demo scan makes and compares it with this policy, both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s3compliance.checks import Check, select_checks
+from s3compliance.evidence import DOCUMENTS
+
+LIST_BUCKETS = "s3:ListAllMyBuckets"
+GET_LOCATION = "s3:GetBucketLocation"
+
+#: Operation (as the call recorder names it) -> the IAM action it needs ("" = none).
+OPERATION_PERMISSIONS: dict[str, str] = {
+    "ListBuckets": LIST_BUCKETS,
+    "GetBucketLocation": GET_LOCATION,
+    "sts:GetCallerIdentity": "",  # needs no permission
+    **{spec.api: spec.permissions[0] for spec in DOCUMENTS.values() if spec.permissions},
+}
+
+
+def required_actions(checks: list[Check], all_regions: bool = False) -> list[str]:
+    """The IAM actions a scan with these checks calls.
+
+    GetBucketLocation is needed when scanning every region (regions the listing does not give)
+    and by the replication check (destination regions); a one-region scan otherwise never asks.
+    """
+    actions = {LIST_BUCKETS} | {p for c in checks for p in c.permissions}
+    if all_regions:
+        actions.add(GET_LOCATION)
+    return sorted(actions)
+
+
+def iam_policy(
+    profile: str = "mission", checks: list[str] | None = None, all_regions: bool = False
+) -> dict[str, Any]:
+    """An identity policy document granting exactly what the scan needs, read-only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S3ComplianceReadOnlyScan",
+                "Effect": "Allow",
+                "Action": required_actions(select_checks(profile, checks), all_regions),
+                "Resource": "*",
+            }
+        ],
+    }
