@@ -114,6 +114,10 @@ class Clients:
         """An S3 client of the bucket's own region (avoids 301 PermanentRedirect)."""
         return self._client("s3", region)
 
+    def client(self, service: str, region: str = DEFAULT_REGION) -> Any:
+        """Any other service's client (SNS, CloudWatch, SQS for the opt-in writers)."""
+        return self._client(service, region)
+
     def sts(self) -> Any:
         return self._client("sts", DEFAULT_REGION)
 

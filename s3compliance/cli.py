@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas as pd
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
 from s3compliance import __version__
@@ -47,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("iam-policy", help="print the least-privilege IAM policy of a scan")
     policy.add_argument("--profile", help="check profile (default: mission, or the params file's)")
     policy.add_argument("--params", help="YAML parameters file (profile, checks, regions)")
+    policy.add_argument(
+        "--with-writes", action="store_true", help="add what tagging and alerting need"
+    )
+
+    tag = sub.add_parser("tag", help="tag buckets with their compliance status (dry run default)")
+    source = tag.add_mutually_exclusive_group(required=True)
+    source.add_argument("--findings", type=Path, help="a run's findings.json")
+    source.add_argument("--demo", action="store_true", help="scan and tag the demo account")
+    tag.add_argument("--apply", action="store_true", help="write the tags (default: only plan)")
+    tag.add_argument("--endpoint-url", help="S3-compatible endpoint (moto server, LocalStack)")
+    tag.add_argument("--tag-key", default="compliance-status", help="the tag key to set")
 
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
@@ -103,8 +115,87 @@ def _iam_policy(args: argparse.Namespace) -> int:
     except ParamsError as exc:
         print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps(iam_policy(params.profile, params.checks, params.all_regions), indent=2))
+    policy = iam_policy(params.profile, params.checks, params.all_regions, args.with_writes)
+    print(json.dumps(policy, indent=2))
     return EXIT_OK
+
+
+def _print_tags(title: str, table: pd.DataFrame) -> None:
+    counts = table["action"].value_counts().to_dict()
+    print(f"{title}: " + ", ".join(f"{n} {action}" for action, n in sorted(counts.items())))
+    changes = table[table["action"].isin(["add", "update"]) | table["action"].str.startswith("err")]
+    if len(changes):
+        shown = changes[["bucket", "status", "current_value", "new_value", "action"]]
+        print(shown.head(20).to_string(index=False))
+        if len(changes) > 20:
+            print(f"... and {len(changes) - 20} more")
+
+
+def _tag(args: argparse.Namespace) -> int:
+    """Plan (and with --apply, write) compliance-status tags; exit 1 if any write failed."""
+    from s3compliance import tagging
+    from s3compliance.aws import Clients
+    from s3compliance.retry import RetryPolicy
+
+    validate({"tag_key": args.tag_key}, "--tag-key")
+    retry = RetryPolicy()
+    if args.demo:
+        from s3compliance.demo import demo_account, demo_params
+
+        params = demo_params(apply_tags=True, tag_key=args.tag_key)
+        with demo_account() as session:
+            clients = Clients(session, None, params.max_workers)
+            result = run_scan(params, clients=clients, progress=False)
+            plan = tagging.plan_tags(result.buckets, args.tag_key)
+            _print_tags("Plan", plan)
+            first = tagging.apply_tags(plan, clients, retry, args.tag_key)
+            puts = clients.recorder.by_operation["PutBucketTagging"]
+            print(f"Applied: {int(first['written'].sum())} bucket(s) tagged, {puts} writes")
+            again = tagging.plan_tags(
+                result.buckets,
+                args.tag_key,
+                tagging.read_current_tags(result.buckets, clients, retry),
+            )
+            second = tagging.apply_tags(again, clients, retry, args.tag_key)
+            writes = clients.recorder.by_operation["PutBucketTagging"] - puts
+            print(f"Second run: {int(second['written'].sum())} changes, {writes} writes")
+        return _tag_exit(first)
+    try:
+        report = json.loads(args.findings.read_text())
+        buckets = pd.DataFrame(
+            [
+                {"bucket": b["bucket_name"], "region": b["region"], "status": b["status"]}
+                for b in report["buckets"]
+            ],
+            columns=["bucket", "region", "status"],
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    clients = Clients(endpoint_url=args.endpoint_url)
+    plan = tagging.plan_tags(
+        buckets, args.tag_key, tagging.read_current_tags(buckets, clients, retry)
+    )
+    _print_tags("Plan" if not args.apply else "Plan (applying)", plan)
+    if not args.apply:
+        print("Dry run: nothing written (add --apply to write).")
+        return EXIT_FINDINGS if plan["action"].str.startswith("error").any() else EXIT_OK
+    applied = tagging.apply_tags(plan, clients, retry, args.tag_key)
+    print(
+        f"Applied: {int(applied['written'].sum())} bucket(s) tagged, "
+        f"{clients.recorder.by_operation['PutBucketTagging']} PutBucketTagging call(s)"
+    )
+    return _tag_exit(applied)
+
+
+def _tag_exit(applied: pd.DataFrame) -> int:
+    """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
+    tags) and need a person; 0 otherwise."""
+    failed = applied[applied["error_code"] != ""]
+    if len(failed):
+        print(failed[["bucket", "error_code"]].to_string(index=False), file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_FINDINGS if applied["action"].str.startswith("error").any() else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "iam-policy":
         return _iam_policy(args)
+    if args.command == "tag":
+        try:
+            return _tag(args)
+        except ParamsError as exc:
+            print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except NoCredentialsError as exc:
+            print(f"s3compliance: no usable AWS credentials: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     overrides = {"output_dir": args.output_dir, "run_id": args.run_id}
     try:
         if args.command == "demo":

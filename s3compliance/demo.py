@@ -106,6 +106,8 @@ class Archetype:
     mfa_delete: bool = False
     object_lock: bool = False
     replicate_to: str | None = None
+    tags: dict[str, str] | None = None
+    system_tags: dict[str, str] | None = None  # aws:* tags, as CloudFormation would leave them
 
 
 FLEET: tuple[Archetype, ...] = (
@@ -170,10 +172,26 @@ FLEET: tuple[Archetype, ...] = (
     Archetype("public-aws-list", 3, statement=PUBLIC_AWS_LIST),
     Archetype("public-tls-only", 3, statement=PUBLIC_TLS_ONLY),
     Archetype(
-        "metrics-prefix-only", 6, metrics=[{"Id": "uploads", "Filter": {"Prefix": "uploads/"}}]
+        "metrics-prefix-only",
+        6,
+        metrics=[{"Id": "uploads", "Filter": {"Prefix": "uploads/"}}],
+        tags={f"label-{n:02d}": f"value-{n:02d}" for n in range(50)},  # at S3's 50-tag limit
     ),
-    Archetype("no-metrics", 5, metrics=[]),
-    Archetype("legacy-bare", 6, versioning=None, sse=None, lifecycle=None, metrics=[]),
+    Archetype(
+        "no-metrics",
+        5,
+        metrics=[],
+        system_tags={"aws:cloudformation:stack-name": "legacy-stack", "env": "prod"},
+    ),
+    Archetype(
+        "legacy-bare",
+        6,
+        versioning=None,
+        sse=None,
+        lifecycle=None,
+        metrics=[],
+        tags={"aws-cdk:owner": "platform", "Owner": "zoë"},
+    ),
     Archetype(
         "public-bare",
         2,
@@ -224,14 +242,20 @@ def _configure(client: Any, bucket: str, kind: Archetype) -> None:
         client.put_bucket_ownership_controls(
             Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": kind.ownership}]}
         )
+    if kind.tags:
+        client.put_bucket_tagging(
+            Bucket=bucket,
+            Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in kind.tags.items()]},
+        )
     for config in kind.metrics:
         client.put_bucket_metrics_configuration(
             Bucket=bucket, Id=config["Id"], MetricsConfiguration=config
         )
 
 
-def _pin_creation_dates(dates: dict[str, datetime]) -> None:
-    """moto stamps buckets with 'now'; the demo must be the same on every run."""
+def _fix_in_backend(dates: dict[str, datetime], system_tags: dict[str, dict[str, str]]) -> None:
+    """What no S3 request can do: pin creation dates (moto stamps 'now'; the demo must be the
+    same on every run) and leave ``aws:`` system tags, as CloudFormation does."""
     from moto.s3.models import s3_backends
 
     for account in s3_backends.values():
@@ -239,6 +263,8 @@ def _pin_creation_dates(dates: dict[str, datetime]) -> None:
             for name, bucket in backend.buckets.items():
                 if name in dates:
                     bucket.creation_date = dates[name]
+                if name in system_tags:
+                    backend.put_bucket_tagging(name, system_tags[name])
 
 
 def _connect(session: boto3.Session, fleet: tuple[Archetype, ...]) -> None:
@@ -284,6 +310,7 @@ def seed_fleet(
 ) -> None:
     """Create the fleet in the active moto mock, registering its denials with ``faults``."""
     dates: dict[str, datetime] = {}
+    system_tags: dict[str, dict[str, str]] = {}
     for kind in fleet:
         client = session.client("s3", region_name=kind.region)
         for bucket in bucket_names(kind):
@@ -295,11 +322,13 @@ def seed_fleet(
             for operation in kind.denied:
                 faults.fail(bucket, operation, "AccessDenied")
             dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
+            if kind.system_tags:
+                system_tags[bucket] = kind.system_tags
     _connect(session, fleet)
     session.client("s3control", region_name=DEMO_REGION).put_public_access_block(
         AccountId=DEMO_ACCOUNT, PublicAccessBlockConfiguration=ACCOUNT_BPA
     )
-    _pin_creation_dates(dates)
+    _fix_in_backend(dates, system_tags)
 
 
 _HIDDEN_VARIABLES = (

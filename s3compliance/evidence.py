@@ -149,6 +149,12 @@ def _replication(client: Any, bucket: str, locations: LocationCache) -> dict[str
     }
 
 
+def _tags(client: Any, bucket: str) -> dict[str, str]:
+    from s3compliance.tagging import fetch_tags
+
+    return fetch_tags(client, bucket)
+
+
 def _account_public_access_block(client: Any, account_id: str) -> dict[str, Any]:
     return client.get_public_access_block(AccountId=account_id)["PublicAccessBlockConfiguration"]
 
@@ -238,6 +244,8 @@ DOCUMENTS: dict[str, DocumentSpec] = {
             _replication,
             "ReplicationConfigurationNotFoundError",
         ),
+        # Read only when tagging is on (apply_tags): no check needs it.
+        _spec("tags", "GetBucketTagging", "s3:GetBucketTagging", _tags),
         _spec(
             "account_public_access_block",
             "s3control:GetPublicAccessBlock",

@@ -21,6 +21,10 @@ OPERATION_PERMISSIONS: dict[str, str] = {
     "ListBuckets": LIST_BUCKETS,
     "GetBucketLocation": GET_LOCATION,
     "sts:GetCallerIdentity": "",  # needs no permission
+    "PutBucketTagging": "s3:PutBucketTagging",
+    "sns:Publish": "sns:Publish",
+    "cloudwatch:PutMetricData": "cloudwatch:PutMetricData",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
     **{spec.api: spec.permissions[0] for spec in DOCUMENTS.values() if spec.permissions},
 }
 
@@ -37,18 +41,39 @@ def required_actions(checks: list[Check], all_regions: bool = False) -> list[str
     return sorted(actions)
 
 
+def write_actions() -> list[str]:
+    """What the opt-in writers (tagging, alerting) need, as their modules declare it."""
+    from s3compliance import alerts, tagging
+
+    return sorted({*tagging.PERMISSIONS, *alerts.PERMISSIONS})
+
+
 def iam_policy(
-    profile: str = "mission", checks: list[str] | None = None, all_regions: bool = False
+    profile: str = "mission",
+    checks: list[str] | None = None,
+    all_regions: bool = False,
+    with_writes: bool = False,
 ) -> dict[str, Any]:
-    """An identity policy document granting exactly what the scan needs, read-only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    """An identity policy document granting exactly what the scan needs, read-only.
+
+    ``with_writes`` adds a second statement for tagging and alerting, kept apart so that a
+    reviewer sees at once which grants can change the account.
+    """
+    statements = [
+        {
+            "Sid": "S3ComplianceReadOnlyScan",
+            "Effect": "Allow",
+            "Action": required_actions(select_checks(profile, checks), all_regions),
+            "Resource": "*",
+        }
+    ]
+    if with_writes:
+        statements.append(
             {
-                "Sid": "S3ComplianceReadOnlyScan",
+                "Sid": "S3ComplianceOptInWrites",
                 "Effect": "Allow",
-                "Action": required_actions(select_checks(profile, checks), all_regions),
+                "Action": write_actions(),
                 "Resource": "*",
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

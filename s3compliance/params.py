@@ -46,6 +46,12 @@ class Params:
     run_date: str | None = None
     heatmap_top_n: int = 30
     demo: bool = False
+    apply_tags: bool = False
+    tag_key: str = "compliance-status"
+    sns_topic_arn: str | None = None
+    notify_only_new: bool = True
+    publish_metrics: bool = False
+    sqs_queue_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +95,20 @@ SCHEMA: dict[str, Any] = {
         "run_date": {"type": ["string", "null"], "format": "date"},
         "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
         "demo": {"type": "boolean"},
+        "apply_tags": {"type": "boolean"},
+        "tag_key": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "pattern": "^(?![aA][wW][sS]:)",
+        },
+        "sns_topic_arn": {
+            "type": ["string", "null"],
+            "pattern": "^arn:aws[\\w-]*:sns:[\\w-]+:\\d{12}:[\\w-]{1,256}$",
+        },
+        "notify_only_new": {"type": "boolean"},
+        "publish_metrics": {"type": "boolean"},
+        "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))

@@ -234,8 +234,10 @@ def write_run_files(
     folder: Path,
     figures: dict[str, Figure] | None = None,
     generated_at: str | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``findings.json`` (validated), ``findings.csv`` and the chart PNGs into ``folder``."""
+    """Write ``findings.json`` (validated), ``findings.csv``, the chart PNGs and any extra
+    tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``."""
     report = build_report(result, generated_at)
     validate_report(report)
     atomic_write_text(
@@ -246,6 +248,11 @@ def write_run_files(
         from s3compliance.charts import save_charts
 
         save_charts(figures, folder)
+    for name, table in (tables or {}).items():
+        if isinstance(table, pd.DataFrame):
+            atomic_write_text(
+                folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n")
+            )
     return folder
 
 
@@ -256,6 +263,7 @@ def write_report(
     generated_at: str | None = None,
     figures: dict[str, Figure] | None = None,
     run_dir: str | Path | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> Path:
     """Write a run's files into a new run folder under ``output_dir`` (atomically).
 
@@ -263,11 +271,11 @@ def write_report(
     the files go straight into it.
     """
     if run_dir:
-        return write_run_files(result, Path(run_dir), figures, generated_at)
+        return write_run_files(result, Path(run_dir), figures, generated_at, tables)
     return publish_run(
         output_dir or result.params.output_dir,
         run_id or result.params.run_id,
-        lambda folder: write_run_files(result, folder, figures, generated_at),
+        lambda folder: write_run_files(result, folder, figures, generated_at, tables),
     )
 
 

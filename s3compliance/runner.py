@@ -23,9 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from s3compliance import alerts, tagging
+from s3compliance.aws import DEFAULT_REGION
 from s3compliance.params import KEYS, Params, validate
-from s3compliance.report import atomic_write_text, staged_run
-from s3compliance.scan import Scanner
+from s3compliance.report import atomic_write_text, build_report, staged_run
+from s3compliance.scan import Scanner, ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +122,29 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
         summary = json.loads((run.staging / "findings.json").read_text())["summary"]
     assert run.final is not None
     return NotebookRun(run.final, summary)
+
+
+def tagging_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.DataFrame | str:
+    """The notebook's tagging cell: plan and apply when ``apply_tags`` is on, else say it is off."""
+    if not params.apply_tags:
+        return "Tagging is off (apply_tags: false): the scan made no write."
+    plan = tagging.plan_tags(result.buckets, params.tag_key)
+    return tagging.apply_tags(plan, scanner.clients, scanner.retry, params.tag_key)
+
+
+def alerts_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.DataFrame | str:
+    """The notebook's alerting cell: every configured channel, or a note that none is."""
+    if not (params.sns_topic_arn or params.publish_metrics or params.sqs_queue_url):
+        return "No alerting configured (sns_topic_arn, publish_metrics, sqs_queue_url)."
+    return alerts.send_alerts(
+        build_report(result),
+        result.buckets,
+        scanner.clients,
+        scanner.retry,
+        sns_topic_arn=params.sns_topic_arn,
+        notify_only_new=params.notify_only_new,
+        previous=alerts.previous_report(params.output_dir),
+        publish_cloudwatch=params.publish_metrics,
+        metrics_region=DEFAULT_REGION if params.all_regions else params.regions[0],
+        sqs_queue_url=params.sqs_queue_url,
+    )

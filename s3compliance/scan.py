@@ -192,12 +192,17 @@ def _location_errors(checks: list[Check], code: str, base: dict[str, Any]) -> li
 
 
 def bucket_rows(
-    findings: pd.DataFrame, discovered: pd.DataFrame, high: int, bases: dict[str, dict[str, str]]
+    findings: pd.DataFrame,
+    discovered: pd.DataFrame,
+    high: int,
+    bases: dict[str, dict[str, str]],
+    tags: dict[str, dict[str, str] | None],
 ) -> pd.DataFrame:
     """One row per bucket: status and severity from its findings (ERROR is never compliant).
 
     ``bases`` gives each bucket's account id and ARN (a profile of account-level checks only
-    leaves buckets without findings: they are compliant for it).
+    leaves buckets without findings: they are compliant for it). ``tags`` is None for a bucket
+    whose tags the scan did not read (it reads them only when tagging is on).
     """
     rows = []
     by_bucket = dict(list(findings.groupby("bucket", sort=False)))
@@ -218,7 +223,7 @@ def bucket_rows(
                 "violations": violations,
                 "error_count": errors,
                 "bucket_severity": bucket_severity(len(violations), high),
-                "tags": {},
+                "tags": tags.get(item.bucket),
             }
         )
     return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
@@ -246,7 +251,7 @@ class Scanner:
         checks = select_checks(params.profile, params.checks)
         self.checks = [c for c in checks if c.scope == "bucket"]
         self.account_checks = [c for c in checks if c.scope == "account"]
-        self.documents = documents_needed(checks)
+        self.documents = documents_needed(checks) + (["tags"] if params.apply_tags else [])
         self.settings = Settings(
             params.lifecycle_max_age_days,
             tuple(params.allowed_sse_algorithms),
@@ -288,9 +293,10 @@ class Scanner:
         base: dict[str, str],
         account_docs: dict[str, Document],
         locations: LocationCache,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """The bucket's findings, and its tags when they were read (else None)."""
         if item.location_error:
-            return _location_errors(self.checks, item.location_error, base)
+            return _location_errors(self.checks, item.location_error, base), None
         evidence = fetch_evidence(
             self.clients.s3(item.region),
             item.bucket,
@@ -300,7 +306,9 @@ class Scanner:
             account_docs,
             locations,
         )
-        return evaluate(self.checks, evidence, self.settings, base)
+        tags = evidence.documents.get("tags")
+        tag_values = tags.value if tags is not None and tags.ok else None
+        return evaluate(self.checks, evidence, self.settings, base), tag_values
 
     def _account_findings(self, account_id: str, docs: dict[str, Document]) -> pd.DataFrame:
         """One finding per account-scope check (bucket columns left empty)."""
@@ -322,6 +330,7 @@ class Scanner:
             dict(zip(discovered["bucket"], discovered["region"], strict=True))
         )
         rows: list[dict[str, Any]] = []
+        tags: dict[str, dict[str, str] | None] = {}
         items = list(discovered.itertuples(index=False))
         with (
             ThreadPoolExecutor(max_workers=self.params.max_workers) as pool,
@@ -333,15 +342,19 @@ class Scanner:
             ) as bar,
         ):
             bases = {item.bucket: self._base(item, account_id) for item in items}
-            for bucket_findings in pool.map(
+            outcomes = pool.map(
                 lambda item: self._scan_one(item, bases[item.bucket], account_docs, locations),
                 items,
-            ):
+            )
+            for item, (bucket_findings, bucket_tags) in zip(items, outcomes, strict=True):
                 rows.extend(bucket_findings)
+                tags[item.bucket] = bucket_tags
                 bar.update(1)
 
         findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-        buckets = bucket_rows(findings, discovered, self.params.high_severity_threshold, bases)
+        buckets = bucket_rows(
+            findings, discovered, self.params.high_severity_threshold, bases, tags
+        )
         result = ScanResult(
             account_id=account_id,
             regions=list(self.params.regions),

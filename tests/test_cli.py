@@ -152,3 +152,90 @@ def test_version_flag(capsys) -> None:
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("s3compliance ")
+
+
+def test_tag_against_a_moto_server_is_lossless_and_idempotent(
+    moto_server, server_session, tmp_path, capsys
+) -> None:
+    """The issue's 'done when', as a LocalStack user would run it."""
+    s3 = server_session.client("s3", endpoint_url=moto_server)
+    compliant(server_session, moto_server, "tidy-bucket")
+    s3.put_bucket_tagging(
+        Bucket="tidy-bucket",
+        Tagging={
+            "TagSet": [
+                {"Key": "team", "Value": "ünïcødé ✓"},
+                {"Key": "aws-cdk:owner", "Value": "x"},
+            ]
+        },
+    )
+    s3.create_bucket(Bucket="messy-bucket")
+    s3.create_bucket(Bucket="dark-bucket")
+    path = params_file(tmp_path, "checks: [versioning, encryption, lifecycle, public_access]\n")
+    main(["scan", "--params", path, "--endpoint-url", moto_server, "--run-id", "t"])
+    findings = tmp_path / "out" / "t" / "findings.json"
+    # make one bucket unknown in the report: its status must leave it untouched
+    report = json.loads(findings.read_text())
+    for bucket in report["buckets"]:
+        if bucket["bucket_name"] == "dark-bucket":
+            bucket["status"] = "unknown"
+    findings.write_text(json.dumps(report))
+    capsys.readouterr()
+
+    assert main(["tag", "--findings", str(findings), "--endpoint-url", moto_server]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Plan: 2 add, 1 skip-unknown" in out and "Dry run: nothing written" in out
+    assert "TagSet" not in str(s3.list_buckets())  # sanity: nothing else changed
+    code = main(["tag", "--findings", str(findings), "--endpoint-url", moto_server, "--apply"])
+    assert code == EXIT_OK
+    assert "Applied: 2 bucket(s) tagged, 2 PutBucketTagging call(s)" in capsys.readouterr().out
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="tidy-bucket")["TagSet"]}
+    assert tags == {"team": "ünïcødé ✓", "aws-cdk:owner": "x", "compliance-status": "passed"}
+    messy = s3.get_bucket_tagging(Bucket="messy-bucket")["TagSet"]
+    assert messy == [{"Key": "compliance-status", "Value": "failed"}]
+    with pytest.raises(Exception, match="NoSuchTagSet"):
+        s3.get_bucket_tagging(Bucket="dark-bucket")
+    code = main(["tag", "--findings", str(findings), "--endpoint-url", moto_server, "--apply"])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK and "Plan (applying): 2 none, 1 skip-unknown" in out
+    assert "Applied: 0 bucket(s) tagged, 0 PutBucketTagging call(s)" in out
+
+
+def test_tag_demo_shows_the_applied_plan_and_a_quiet_second_run(capsys) -> None:
+    assert main(["tag", "--demo"]) == EXIT_FINDINGS  # some buckets need a person
+    out = capsys.readouterr().out
+    assert "Plan: 111 add, 5 error-system-tags, 6 error-tag-limit, 2 skip-unknown" in out
+    assert "Applied: 111 bucket(s) tagged, 111 writes" in out
+    assert "Second run: 0 changes, 0 writes" in out
+
+
+def test_tag_without_credentials_exits_2(tmp_path, capsys, monkeypatch) -> None:
+    findings = tmp_path / "f.json"
+    findings.write_text(
+        json.dumps(
+            {"buckets": [{"bucket_name": "b-one", "region": "us-east-1", "status": "compliant"}]}
+        )
+    )
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert main(["tag", "--findings", str(findings)]) == EXIT_USAGE
+    assert "no usable AWS credentials" in capsys.readouterr().err
+
+
+def test_tag_bad_inputs(tmp_path, capsys) -> None:
+    assert main(["tag", "--findings", str(tmp_path / "none.json")]) == EXIT_USAGE
+    assert "cannot read the findings" in capsys.readouterr().err
+    assert main(["tag", "--demo", "--tag-key", "aws:mine"]) == EXIT_USAGE
+    assert "key 'tag_key'" in capsys.readouterr().err
+
+
+def test_tag_exit_codes_for_failed_writes(moto_server, server_session, tmp_path, capsys) -> None:
+    import pandas as pd
+
+    from s3compliance.cli import _tag_exit
+
+    failed = pd.DataFrame({"bucket": ["b"], "action": ["add"], "error_code": ["AccessDenied"]})
+    assert _tag_exit(failed) == EXIT_FAILURE
+    assert "AccessDenied" in capsys.readouterr().err
+    limited = pd.DataFrame({"bucket": ["b"], "action": ["error-tag-limit"], "error_code": [""]})
+    assert _tag_exit(limited) == EXIT_FINDINGS

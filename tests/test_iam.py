@@ -55,3 +55,38 @@ def test_cli_prints_the_policy(capsys, tmp_path) -> None:
     assert main(["iam-policy", "--params", str(params), "--profile", "fsbp"]) == EXIT_OK
     assert "s3:GetAccountPublicAccessBlock" in capsys.readouterr().out
     assert main(["iam-policy", "--profile", "strict"]) == EXIT_USAGE
+
+
+def test_with_writes_covers_what_tagging_and_alerting_call(account, params) -> None:
+    from dataclasses import replace
+
+    from s3compliance import alerts, tagging
+    from s3compliance.iam import write_actions
+    from s3compliance.report import build_report
+    from s3compliance.retry import RetryPolicy
+    from s3compliance.scan import Scanner
+
+    account.bucket("w-bucket")
+    sns = account.session.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    queue = account.session.client("sqs", region_name="us-east-1").create_queue(QueueName="q")
+    scanner = Scanner(replace(params, apply_tags=True), clients=account.clients())
+    result = scanner.check(scanner.discover(), progress=False)
+    before = set(scanner.clients.recorder.operations)
+    retry = RetryPolicy(attempts=1)
+    tagging.apply_tags(tagging.plan_tags(result.buckets), scanner.clients, retry)
+    alerts.send_alerts(
+        build_report(result),
+        result.buckets,
+        scanner.clients,
+        retry,
+        sns_topic_arn=topic,
+        publish_cloudwatch=True,
+        sqs_queue_url=queue["QueueUrl"],
+    )
+    writes = set(scanner.clients.recorder.operations) - before
+    used = {OPERATION_PERMISSIONS[op] for op in writes | {"GetBucketTagging"}}
+    assert used == set(write_actions())
+    policy = iam_policy(with_writes=True)
+    assert policy["Statement"][1]["Action"] == write_actions()
+    assert main(["iam-policy", "--with-writes"]) == EXIT_OK

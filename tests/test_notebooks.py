@@ -51,7 +51,10 @@ def test_notebooks_folder_holds_only_clean_sources() -> None:
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:40]
-            assert len(cell.source.splitlines()) <= 25, "cells stay small; logic is in the library"
+            if "parameters" not in cell.metadata.get("tags", []):
+                assert len(cell.source.splitlines()) <= 6, (
+                    "cells stay small; logic is in the library"
+                )
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
 
@@ -93,6 +96,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
         "report.html",
         "severity.png",
         "status.png",
+        "tags_applied.csv",
     ]
     assert (tmp_path / "latest").resolve() == folder.resolve()
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import jsonschema
+import pandas as pd
 import pytest
 
 from s3compliance import report as report_mod
@@ -236,10 +237,13 @@ def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
     from s3compliance.charts import status_chart
 
     figures = {"status": status_chart(result, "2026-01-01")}
-    folder = write_report(result, run_dir=tmp_path, figures=figures)
+    tables = {"tags_applied": pd.DataFrame({"bucket": ["x"]}), "skipped": "tagging is off"}
+    folder = write_report(result, run_dir=tmp_path, figures=figures, tables=tables)
     assert folder == tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "findings.csv",
         "findings.json",
         "status.png",
+        "tags_applied.csv",
     ]
+    assert (tmp_path / "tags_applied.csv").read_text() == "bucket\nx\n"

@@ -24,6 +24,7 @@ PARAMETERS = {
     "output_dir": "output",
     "max_workers": 4,
     "show_progress": False,
+    "apply_tags": True,
 }
 
 
