@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--endpoint-url", help="S3-compatible endpoint (moto server, LocalStack)")
     tag.add_argument("--tag-key", default="compliance-status", help="the tag key to set")
 
+    imports = sub.add_parser("import-plan", help="Pulumi import files for the flagged buckets")
+    imports.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
+    imports.add_argument("--scope", choices=("flagged", "all"), default="flagged")
+    imports.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
+
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
     for command in (scan, run, demo):
@@ -188,6 +193,27 @@ def _tag(args: argparse.Namespace) -> int:
     return _tag_exit(applied)
 
 
+def _import_plan(args: argparse.Namespace) -> int:
+    """Plan Pulumi imports from a findings file: no AWS call at all."""
+    from s3compliance import pulumi_import
+
+    try:
+        report = json.loads(args.findings.read_text())
+        findings, buckets = pulumi_import.findings_from_report(report)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    plan = pulumi_import.plan_imports(findings, buckets, args.scope)
+    folder = pulumi_import.write_pulumi_folder(plan, args.output or args.findings.parent / "pulumi")
+    imported = plan[plan["action"] == "import"]
+    print(
+        f"{len(imported)} resource(s) on {imported['bucket'].nunique()} bucket(s) to import, "
+        f"{int((plan['action'] == 'left-out').sum())} left out (see README.md)"
+    )
+    print(f"Pulumi files: {folder}")
+    return EXIT_OK
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -206,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "iam-policy":
         return _iam_policy(args)
+    if args.command == "import-plan":
+        return _import_plan(args)
     if args.command == "tag":
         try:
             return _tag(args)

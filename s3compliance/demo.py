@@ -111,7 +111,14 @@ class Archetype:
 
 
 FLEET: tuple[Archetype, ...] = (
-    Archetype("compliant", 30, bpa=ACLS_BLOCKED, ownership="BucketOwnerEnforced", access_logs=True),
+    Archetype(
+        "compliant",
+        30,
+        bpa=ACLS_BLOCKED,
+        ownership="BucketOwnerEnforced",
+        access_logs=True,
+        tags={"team": "data-platform", "cost-center": "CC-1042", "note": "Données — archivées"},
+    ),
     Archetype(
         "kms-transition",
         10,

@@ -52,6 +52,7 @@ class Params:
     notify_only_new: bool = True
     publish_metrics: bool = False
     sqs_queue_url: str | None = None
+    import_scope: str = "flagged"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +110,7 @@ SCHEMA: dict[str, Any] = {
         "notify_only_new": {"type": "boolean"},
         "publish_metrics": {"type": "boolean"},
         "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
+        "import_scope": {"enum": ["flagged", "all"]},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))

@@ -235,9 +235,10 @@ def write_run_files(
     figures: dict[str, Figure] | None = None,
     generated_at: str | None = None,
     tables: dict[str, Any] | None = None,
+    import_plan: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``findings.json`` (validated), ``findings.csv``, the chart PNGs and any extra
-    tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``."""
+    """Write ``findings.json`` (validated), ``findings.csv``, the chart PNGs, any extra
+    tables (``<name>.csv``, e.g. what tagging wrote) and the Pulumi import files into ``folder``."""
     report = build_report(result, generated_at)
     validate_report(report)
     atomic_write_text(
@@ -253,6 +254,10 @@ def write_run_files(
             atomic_write_text(
                 folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n")
             )
+    if import_plan is not None:
+        from s3compliance.pulumi_import import write_pulumi_folder
+
+        write_pulumi_folder(import_plan, folder / "pulumi")
     return folder
 
 
@@ -264,6 +269,7 @@ def write_report(
     figures: dict[str, Figure] | None = None,
     run_dir: str | Path | None = None,
     tables: dict[str, Any] | None = None,
+    import_plan: pd.DataFrame | None = None,
 ) -> Path:
     """Write a run's files into a new run folder under ``output_dir`` (atomically).
 
@@ -271,11 +277,11 @@ def write_report(
     the files go straight into it.
     """
     if run_dir:
-        return write_run_files(result, Path(run_dir), figures, generated_at, tables)
+        return write_run_files(result, Path(run_dir), figures, generated_at, tables, import_plan)
     return publish_run(
         output_dir or result.params.output_dir,
         run_id or result.params.run_id,
-        lambda folder: write_run_files(result, folder, figures, generated_at, tables),
+        lambda folder: write_run_files(result, folder, figures, generated_at, tables, import_plan),
     )
 
 

@@ -1,0 +1,382 @@
+"""Bring flagged buckets under Pulumi without modifying them.
+
+From a scan's findings (the DataFrame, or a run's ``findings.json``) and the configuration
+evidence already fetched (no AWS call here), plan the imports: each bucket and each configuration
+sub-resource that exists on it. Then write what Pulumi needs: ``import.json`` for
+``pulumi import --file``, and a Python program declaring the same resources with ``import_=`` and
+``protect=True`` whose inputs equal the live configuration, so ``pulumi preview`` shows imports
+and no change. A sub-resource the scan could not read, or did not read, is left out and the plan
+says so: it is never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pprint
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from s3compliance.evidence import DOCUMENTS
+from s3compliance.report import atomic_write_text
+
+#: The pulumi-aws major version the type tokens and import ids are those of.
+PULUMI_AWS_MAJOR = 7
+PLAN_COLUMNS = [
+    "bucket",
+    "region",
+    "type",
+    "name",
+    "id",
+    "action",
+    "note",
+    "inputs",
+    "ignore_changes",
+]
+
+
+def _snake(name: str) -> str:
+    """``SSEAlgorithm`` -> ``sse_algorithm``, ``KMSMasterKeyID`` -> ``kms_master_key_id``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def _inputs(value: Any) -> Any:
+    """AWS API shapes (CamelCase) -> pulumi-aws input dicts (snake_case)."""
+    if isinstance(value, list):
+        return [_inputs(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    converted: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "And":  # And.Tags: a list of {Key, Value} in the API, a map in pulumi-aws
+            converted["and_"] = _inputs({k: v for k, v in item.items() if k != "Tags"})
+            if "Tags" in item:
+                converted["and_"]["tags"] = {t["Key"]: t["Value"] for t in item["Tags"]}
+        elif key == "ID":
+            converted["id"] = item
+        else:
+            converted[_snake(key)] = _inputs(item)
+    return converted
+
+
+def _versioning(value: dict[str, Any]) -> dict[str, Any] | None:
+    if not value.get("Status"):
+        return None  # never enabled: there is no versioning configuration to import
+    config = {"status": value["Status"]}
+    if value.get("MFADelete"):
+        config["mfa_delete"] = value["MFADelete"]
+    return {"versioning_configuration": config}
+
+
+def _encryption(value: dict[str, Any]) -> dict[str, Any]:
+    return {"rules": _inputs(value.get("Rules", []))}
+
+
+def _lifecycle(value: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return {"rules": _inputs(value)} if value else None
+
+
+def _policy(value: dict[str, Any]) -> dict[str, Any]:
+    return {"policy": json.dumps(value, separators=(",", ":"))}
+
+
+def _public_access_block(value: dict[str, Any]) -> dict[str, Any]:
+    return _inputs(value)
+
+
+def _ownership(value: dict[str, Any]) -> dict[str, Any] | None:
+    rules = value.get("Rules") or []
+    return {"rule": {"object_ownership": rules[0]["ObjectOwnership"]}} if rules else None
+
+
+def _logging(value: dict[str, Any]) -> dict[str, Any]:
+    return {"target_bucket": value["TargetBucket"], "target_prefix": value.get("TargetPrefix", "")}
+
+
+#: document -> (type token, Python class, logical-name suffix, inputs from the evidence)
+SUB_RESOURCES: dict[str, tuple[str, str, str, Callable[[Any], dict[str, Any] | None]]] = {
+    "versioning": (
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "BucketVersioning",
+        "versioning",
+        _versioning,
+    ),
+    "encryption": (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "BucketServerSideEncryptionConfiguration",
+        "sse",
+        _encryption,
+    ),
+    "lifecycle": (
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "BucketLifecycleConfiguration",
+        "lifecycle",
+        _lifecycle,
+    ),
+    "policy": ("aws:s3/bucketPolicy:BucketPolicy", "BucketPolicy", "policy", _policy),
+    "public_access_block": (
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "BucketPublicAccessBlock",
+        "public-access-block",
+        _public_access_block,
+    ),
+    "ownership": (
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "BucketOwnershipControls",
+        "ownership-controls",
+        _ownership,
+    ),
+    "logging": ("aws:s3/bucketLogging:BucketLogging", "BucketLogging", "logging", _logging),
+}
+BUCKET_TYPE = "aws:s3/bucket:Bucket"
+CLASSES = {BUCKET_TYPE: "Bucket", **{t: c for t, c, _, _ in SUB_RESOURCES.values()}}
+
+
+def logical_name(bucket: str) -> str:
+    """A valid, stable Pulumi name for a bucket.
+
+    Dots become dashes; when that changed the name, a short hash of the real name is appended, so
+    ``a.b`` and ``a-b`` never collide and the name does not depend on which other buckets exist.
+    """
+    name = bucket.replace(".", "-")
+    if name != bucket:
+        name += "-" + hashlib.sha256(bucket.encode()).hexdigest()[:6]
+    return name
+
+
+def evidence_by_bucket(findings: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per bucket: the documents the scan read (value) and those it could not (error code)."""
+    api_docs: dict[str, list[str]] = {}
+    for name, spec in DOCUMENTS.items():
+        api_docs.setdefault(spec.api, []).append(name)
+    out: dict[str, dict[str, Any]] = {}
+    for row in findings.itertuples(index=False):
+        entry = out.setdefault(row.bucket, {"read": {}, "errors": {}})
+        evidence = row.evidence or {}
+        if "error" in evidence:
+            for doc in api_docs.get(evidence["error"].get("api", ""), []):
+                entry["errors"][doc] = row.error_code
+        else:
+            entry["read"].update({k: v for k, v in evidence.items() if k != "analysis"})
+    return out
+
+
+def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``findings.json`` -> (findings, buckets) frames with the columns planning needs."""
+    findings, buckets = [], []
+    for b in report["buckets"]:
+        buckets.append(
+            {
+                "bucket": b["bucket_name"],
+                "region": b.get("region", ""),
+                "status": b["status"],
+                "tags": None,
+            }
+        )
+        findings.extend({"bucket": b["bucket_name"], **f} for f in b["findings"])
+    return (
+        pd.DataFrame(findings, columns=["bucket", "check_id", "status", "error_code", "evidence"]),
+        pd.DataFrame(buckets, columns=["bucket", "region", "status", "tags"]),
+    )
+
+
+def plan_imports(
+    findings: pd.DataFrame, buckets: pd.DataFrame, scope: str = "flagged"
+) -> pd.DataFrame:
+    """The resources to import for ``scope`` (``flagged``: non-compliant buckets; ``all``).
+
+    One row per resource, ``action`` ``import``, or ``left-out`` with the reason in ``note``.
+    """
+    if scope not in ("flagged", "all"):
+        raise ValueError(f"import_scope must be 'flagged' or 'all', not {scope!r}")
+    chosen = buckets if scope == "all" else buckets[buckets["status"] == "non_compliant"]
+    evidence = evidence_by_bucket(findings)
+    rows: list[dict[str, Any]] = []
+    for b in chosen.sort_values("bucket").itertuples(index=False):
+        base = logical_name(b.bucket)
+        read = evidence.get(b.bucket, {"read": {}, "errors": {}})
+        rows.append(_bucket_row(b, base, read["read"]))
+        for doc, (type_, _cls, suffix, convert) in SUB_RESOURCES.items():
+            name = f"{base}-{suffix}"
+            if doc in read["errors"]:
+                rows.append(
+                    _row(
+                        b,
+                        type_,
+                        name,
+                        "left-out",
+                        f"could not be read ({read['errors'][doc]}): not guessed",
+                        None,
+                    )
+                )
+            elif doc not in read["read"]:
+                rows.append(
+                    _row(
+                        b,
+                        type_,
+                        name,
+                        "left-out",
+                        "not read by this scan's checks (try profile: all)",
+                        None,
+                    )
+                )
+            elif read["read"][doc] is not None and (inputs := convert(read["read"][doc])):
+                inputs = {"bucket": b.bucket, "region": b.region, **inputs}
+                rows.append(_row(b, type_, name, "import", "", inputs))
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def _bucket_row(b: Any, name: str, read: dict[str, Any]) -> dict[str, Any]:
+    """The bucket itself. What the scan did not read is ignored by Pulumi, not guessed: unknown
+    tags would otherwise be removed, an unknown Object Lock flag would force a replacement."""
+    inputs: dict[str, Any] = {"bucket": b.bucket, "region": b.region, "force_destroy": False}
+    ignore, notes = [], []
+    if isinstance(b.tags, dict):
+        inputs["tags"] = b.tags
+    else:
+        ignore.append("tags")
+        notes.append("tags not read: ignore_changes")
+    if "object_lock" in read:
+        lock = (read["object_lock"] or {}).get("ObjectLockEnabled")
+        inputs["object_lock_enabled"] = lock == "Enabled"
+    else:
+        ignore.append("objectLockEnabled")
+        notes.append("object lock not read: ignore_changes")
+    return _row(b, BUCKET_TYPE, name, "import", "; ".join(notes), inputs, ignore)
+
+
+def _row(
+    b: Any,
+    type_: str,
+    name: str,
+    action: str,
+    note: str,
+    inputs: Any,
+    ignore: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "bucket": b.bucket,
+        "region": b.region,
+        "type": type_,
+        "name": name,
+        "id": b.bucket if action == "import" else "",
+        "action": action,
+        "note": note,
+        "inputs": inputs,
+        "ignore_changes": ignore or [],
+    }
+
+
+def import_file(plan: pd.DataFrame) -> dict[str, Any]:
+    """The document ``pulumi import --file`` reads."""
+    return {
+        "resources": [
+            {"type": r.type, "name": r.name, "id": r.id}
+            for r in plan.itertuples(index=False)
+            if r.action == "import"
+        ]
+    }
+
+
+def _literal(value: Any, indent: int) -> str:
+    text = pprint.pformat(value, width=96 - indent, sort_dicts=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def render_program(plan: pd.DataFrame) -> str:
+    """A Pulumi Python program declaring every planned resource as imported and protected."""
+    lines = [
+        '"""Generated by s3compliance: adopt these buckets as they are. Nothing here changes AWS:',
+        "every resource is imported (import_) and protected (protect=True), with inputs equal to",
+        "the live configuration the scan read. `pulumi preview` should show only imports.",
+        '"""',
+        "",
+        "import pulumi",
+        "import pulumi_aws as aws",
+        "",
+        "RESOURCES = {}",
+        "",
+        "",
+        "def adopt(resource_id, ignore_changes=None):",
+        "    return pulumi.ResourceOptions(",
+        "        import_=resource_id, protect=True, ignore_changes=ignore_changes",
+        "    )",
+        "",
+    ]
+    for r in plan[plan["action"] == "import"].itertuples(index=False):
+        ignore = f", ignore_changes={r.ignore_changes!r}" if r.ignore_changes else ""
+        args = "".join(
+            f"    {key}={_literal(value, 5 + len(key))},\n" for key, value in r.inputs.items()
+        )
+        lines.append(
+            f'\nRESOURCES["{r.name}"] = aws.s3.{CLASSES[r.type]}(\n    "{r.name}",\n{args}'
+            f'    opts=adopt("{r.id}"{ignore}),\n)'
+        )
+    return "\n".join(lines) + "\n"
+
+
+PULUMI_YAML = """name: s3compliance-import
+runtime:
+  name: python
+  options:
+    toolchain: pip
+    virtualenv: venv
+description: Buckets flagged by s3compliance, imported and protected (generated)
+"""
+REQUIREMENTS = f"pulumi>=3,<4\npulumi-aws>={PULUMI_AWS_MAJOR},<{PULUMI_AWS_MAJOR + 1}\n"
+
+
+def _readme(plan: pd.DataFrame) -> str:
+    imported = plan[plan["action"] == "import"]
+    left = plan[plan["action"] == "left-out"]
+    regions = sorted(set(imported["region"]))
+    lines = [
+        "# Pulumi import of the flagged buckets",
+        "",
+        f"{len(imported)} resources on {imported['bucket'].nunique()} bucket(s), "
+        f"regions: {', '.join(regions) or 'none'}. Nothing below modifies a bucket: resources are",
+        "imported (read) and protected against deletion.",
+        "",
+        "Run, in this folder:",
+        "",
+        "```sh",
+        "python3 -m venv venv && venv/bin/pip install -r requirements.txt",
+        "pulumi login --local            # or your backend",
+        "pulumi stack init adopt-s3",
+        f"pulumi config set aws:region {regions[0] if regions else 'us-east-1'}",
+        "pulumi preview                  # expect only '= import' lines, no '~ update'",
+        "pulumi up                       # performs the imports (reads only)",
+        "```",
+        "",
+        "Each resource sets its own `region`, so one stack adopts buckets of every region.",
+        "Alternatively, `pulumi import --file import.json` imports the same resources and writes",
+        "its own program (type tokens of pulumi-aws "
+        f"{PULUMI_AWS_MAJOR}.x; ids are bucket names, as that provider documents).",
+    ]
+    if len(left):
+        lines += ["", "Left out (never guessed):", ""]
+        lines += [f"- `{r.name}` ({r.type}): {r.note}" for r in left.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_pulumi_folder(plan: pd.DataFrame, folder: str | Path) -> Path:
+    """``import.json``, ``__main__.py``, ``Pulumi.yaml``, ``requirements.txt``, ``README.md``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "import.json", json.dumps(import_file(plan), indent=2) + "\n")
+    atomic_write_text(folder / "__main__.py", render_program(plan))
+    atomic_write_text(folder / "Pulumi.yaml", PULUMI_YAML)
+    atomic_write_text(folder / "requirements.txt", REQUIREMENTS)
+    atomic_write_text(folder / "README.md", _readme(plan))
+    return folder
+
+
+def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan for people: one row per resource, without the (long) inputs."""
+    table = plan[["bucket", "type", "name", "action", "note"]].copy()
+    table["type"] = table["type"].str.rsplit(":", n=1).str[-1]
+    return table.reset_index(drop=True)

@@ -1,0 +1,285 @@
+"""Pulumi import: plan, files, and the generated program run under Pulumi's unit-test mocks."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pulumi
+import pytest
+
+from s3compliance import pulumi_import as pi
+from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
+from s3compliance.demo import demo_params, run_demo
+
+GOLDEN = Path(__file__).parent / "golden" / "import_demo.json"
+KNOWN_TYPES = {pi.BUCKET_TYPE, *(t for t, _, _, _ in pi.SUB_RESOURCES.values())}
+
+
+@pytest.fixture(scope="module")
+def demo_all():
+    return run_demo(demo_params(profile="all", apply_tags=True, max_workers=8), progress=False)
+
+
+@pytest.fixture(scope="module")
+def plan_all(demo_all) -> pd.DataFrame:
+    return pi.plan_imports(demo_all.findings, demo_all.buckets)
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        self.created.append(args)
+        return args.resource_id or f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # pragma: no cover - none made
+        raise AssertionError(f"the program made a provider call: {args.token}")
+
+
+def run_program(plan: pd.DataFrame, tmp_path: Path) -> tuple[Recorder, dict[str, Any]]:
+    folder = pi.write_pulumi_folder(plan, tmp_path / "pulumi")
+    mocks = Recorder()
+    pulumi.runtime.set_mocks(mocks, project="s3compliance-import", stack="test", preview=False)
+    namespace = runpy.run_path(str(folder / "__main__.py"))
+    resources = namespace["RESOURCES"]
+
+    @pulumi.runtime.test
+    def settle():
+        return pulumi.Output.all(*[r.urn for r in resources.values()])
+
+    settle()
+    return mocks, resources
+
+
+def _camel_to_snake(value: Any, under_tags: bool = False) -> Any:
+    if isinstance(value, list):
+        return [_camel_to_snake(v) for v in value]
+    if not isinstance(value, dict) or under_tags:
+        return value
+    out = {}
+    for key, item in value.items():
+        snake = "and_" if key == "and" else re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+        out[snake] = _camel_to_snake(item, under_tags=key == "tags")
+    return out
+
+
+def test_program_declares_exactly_the_flagged_buckets_as_planned(plan_all, demo_all, tmp_path):
+    mocks, resources = run_program(plan_all, tmp_path)
+    planned = plan_all[plan_all["action"] == "import"]
+    created = {args.name: args for args in mocks.created}
+    assert set(created) == set(planned["name"])
+    flagged = set(demo_all.buckets.loc[demo_all.buckets["status"] == "non_compliant", "bucket"])
+    assert set(planned.loc[planned["type"] == pi.BUCKET_TYPE, "bucket"]) == flagged
+    for row in planned.itertuples(index=False):
+        args = created[row.name]
+        assert args.typ == row.type
+        assert args.resource_id == row.bucket  # the import id
+        assert resources[row.name]._protect is True
+        got = _camel_to_snake(args.inputs)
+        assert got == row.inputs, row.name
+
+
+def test_inputs_equal_the_live_configuration(plan_all, demo_all, tmp_path) -> None:
+    mocks, _ = run_program(plan_all, tmp_path)
+    created = {args.name: _camel_to_snake(args.inputs) for args in mocks.created}
+    evidence = pi.evidence_by_bucket(demo_all.findings)
+    bucket = "demo-kms-transition-01"
+    read = evidence[bucket]["read"]
+    assert created[f"{bucket}-versioning"]["versioning_configuration"] == {
+        "status": read["versioning"]["Status"],
+        "mfa_delete": read["versioning"]["MFADelete"],
+    }
+    assert created[f"{bucket}-sse"]["rules"][0]["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "aws:kms"
+    }
+    assert created[f"{bucket}-lifecycle"]["rules"][0]["transitions"] == [
+        {"days": 30, "storage_class": "GLACIER"}
+    ]
+    assert created[bucket]["object_lock_enabled"] is True
+    policy_bucket = "demo-public-read-01"
+    assert (
+        json.loads(created[f"{policy_bucket}-policy"]["policy"])
+        == (evidence[policy_bucket]["read"]["policy"])
+    )
+    assert created["demo-legacy-bare-01"]["tags"] == {"aws-cdk:owner": "platform", "Owner": "zoë"}
+    assert created["demo-compliant-01-public-access-block"] == {
+        "bucket": "demo-compliant-01",
+        "region": "us-east-1",
+        "block_public_acls": True,
+        "ignore_public_acls": True,
+        "block_public_policy": False,
+        "restrict_public_buckets": False,
+    }
+
+
+def test_error_evidence_is_left_out_and_said_so(plan_all) -> None:
+    rows = plan_all.set_index("name")
+    left = rows.loc["demo-restricted-01-policy"]
+    assert left["action"] == "left-out" and "could not be read (AccessDenied)" in left["note"]
+    assert "demo-restricted-01-policy" not in {
+        r["name"] for r in pi.import_file(plan_all)["resources"]
+    }
+    readme = pi._readme(plan_all)
+    assert "demo-restricted-01-policy" in readme and "never guessed" in readme
+
+
+def test_documents_the_profile_did_not_read_are_left_out(demo_all) -> None:
+    mission = run_demo(demo_params(max_workers=8), progress=False)
+    plan = pi.plan_imports(mission.findings, mission.buckets).set_index("name")
+    assert plan.loc["demo-legacy-bare-01-logging", "action"] == "left-out"
+    assert "not read by this scan's checks" in plan.loc["demo-legacy-bare-01-logging", "note"]
+    bucket = plan.loc["demo-legacy-bare-01"]
+    assert bucket["ignore_changes"] == ["tags", "objectLockEnabled"]
+    # a versioning never enabled has no configuration to import
+    assert "demo-legacy-bare-01-versioning" not in plan.index
+
+
+def test_golden_import_file_for_the_demo_fleet(tmp_path) -> None:
+    mission = run_demo(demo_params(max_workers=8), progress=False)
+    plan = pi.plan_imports(mission.findings, mission.buckets)
+    document = pi.import_file(plan)
+    for resource in document["resources"]:
+        assert set(resource) == {"type", "name", "id"}
+        assert resource["type"] in KNOWN_TYPES and resource["id"]
+    names = [(r["type"], r["name"]) for r in document["resources"]]
+    assert len(names) == len(set(names))
+    assert document == json.loads(GOLDEN.read_text())
+
+
+def test_all_scope_and_bad_scope(demo_all) -> None:
+    everything = pi.plan_imports(demo_all.findings, demo_all.buckets, scope="all")
+    assert everything.loc[everything["type"] == pi.BUCKET_TYPE, "bucket"].nunique() == 124
+    with pytest.raises(ValueError, match="import_scope"):
+        pi.plan_imports(demo_all.findings, demo_all.buckets, scope="some")
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["logs.example.com", "a-b.c-d", "x" * 63, "my-bucket", "a.b-c"],
+)
+def test_logical_names_are_valid_stable_and_distinct(bucket: str) -> None:
+    name = pi.logical_name(bucket)
+    assert name == pi.logical_name(bucket)
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", name)
+    if "." not in bucket:
+        assert name == bucket
+
+
+def test_names_that_sanitize_alike_stay_distinct() -> None:
+    names = {pi.logical_name(b) for b in ("a.b-c", "a-b.c", "a-b-c", "a.b.c")}
+    assert len(names) == 4
+
+
+def test_dotted_and_63_character_buckets_end_to_end(account, params, tmp_path) -> None:
+    from dataclasses import replace
+
+    from s3compliance.scan import run_scan
+
+    long_name = "b" * 63
+    for name in ("logs.example.com", long_name):
+        account.bucket(
+            name,
+            versioning="Suspended",
+            sse="aws:kms",
+            lifecycle=[
+                {
+                    "ID": "t",
+                    "Status": "Enabled",
+                    "Filter": {"And": {"Prefix": "p/", "Tags": [{"Key": "k", "Value": "v"}]}},
+                    "Expiration": {"Days": 7},
+                }
+            ],
+        )
+    result = run_scan(
+        replace(params, profile="all"), clients=account.clients(), sleep=lambda _s: None
+    )
+    plan = pi.plan_imports(result.findings, result.buckets)
+    mocks, _ = run_program(plan, tmp_path)
+    created = {a.name: a for a in mocks.created}
+    dotted = pi.logical_name("logs.example.com")
+    assert created[dotted].resource_id == "logs.example.com"
+    assert created[f"{long_name}-lifecycle"].inputs["rules"][0]["filter"]["and"] == {
+        "prefix": "p/",
+        "tags": {"k": "v"},
+    }
+    assert created[f"{dotted}-versioning"].inputs["versioningConfiguration"] == {
+        "status": "Suspended"
+    }
+
+
+def test_no_aws_call_on_the_import_path(plan_all, tmp_path, monkeypatch) -> None:
+    import botocore.client
+
+    calls: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):  # pragma: no cover - must never run
+        calls.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    run_program(plan_all, tmp_path)
+    report = json.loads(json.dumps({"buckets": []}))
+    pi.plan_imports(*pi.findings_from_report(report))
+    assert calls == []
+
+
+def test_cli_import_plan_from_findings_json(tmp_path, capsys) -> None:
+    assert main(["demo", "--output-dir", str(tmp_path), "--run-id", "r"]) == 3
+    capsys.readouterr()
+    findings = tmp_path / "r" / "findings.json"
+    assert main(["import-plan", "--findings", str(findings)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "left out" in out and str(tmp_path / "r" / "pulumi") in out
+    folder = tmp_path / "r" / "pulumi"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "Pulumi.yaml",
+        "README.md",
+        "__main__.py",
+        "import.json",
+        "requirements.txt",
+    ]
+    from_json = json.loads((folder / "import.json").read_text())
+    assert from_json == json.loads(GOLDEN.read_text())
+    assert main(["import-plan", "--findings", str(tmp_path / "nope.json")]) == EXIT_USAGE
+
+
+def test_lifecycle_filters_convert_to_pulumi_shapes() -> None:
+    rule = {
+        "ID": "r",
+        "Filter": {"And": {"Prefix": "a/", "ObjectSizeGreaterThan": 10}},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+        "Status": "Enabled",
+    }
+    assert pi._inputs(rule) == {
+        "id": "r",
+        "filter": {"and_": {"prefix": "a/", "object_size_greater_than": 10}},
+        "noncurrent_version_expiration": {"noncurrent_days": 7},
+        "status": "Enabled",
+    }
+    sse = {
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:k"}
+    }
+    assert pi._inputs(sse) == {
+        "apply_server_side_encryption_by_default": {
+            "sse_algorithm": "aws:kms",
+            "kms_master_key_id": "arn:k",
+        }
+    }
+
+
+def test_plan_table_and_run_folder_files(plan_all, demo_all, tmp_path) -> None:
+    from s3compliance.report import write_report
+
+    table = pi.plan_table(plan_all)
+    assert list(table.columns) == ["bucket", "type", "name", "action", "note"]
+    assert table.iloc[0]["type"] == "Bucket"
+    folder = write_report(demo_all, run_dir=tmp_path, import_plan=plan_all)
+    assert (folder / "pulumi" / "import.json").exists()
+    assert (folder / "pulumi" / "README.md").read_text().startswith("# Pulumi import")
