@@ -37,18 +37,33 @@ def status_counts(result: ScanResult) -> pd.Series:
     return pd.Series({s: int(counts.get(s, 0)) for s in STATUS_COLOURS})
 
 
-def status_chart(result: ScanResult, run_date: str) -> Figure:
-    counts = status_counts(result)
+def _count_bars(
+    counts: pd.Series,
+    colours: list[str],
+    xlabel: str,
+    title: str,
+    result: ScanResult,
+    run_date: str,
+) -> Figure:
+    """A labelled vertical bar per category, with its count on top."""
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    labels = [s.replace("_", "-") for s in counts.index]
-    bars = ax.bar(labels, counts.to_numpy(), color=list(STATUS_COLOURS.values()))
+    bars = ax.bar(list(counts.index), counts.to_numpy(), color=colours)
     ax.bar_label(bars, padding=2)
-    ax.set_xlabel("compliance status")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("buckets")
     ax.margins(y=0.12)
-    _titled(fig, f"Bucket compliance ({len(result.buckets)} buckets)", result, run_date)
+    _titled(fig, title, result, run_date)
     return fig
+
+
+def status_chart(result: ScanResult, run_date: str) -> Figure:
+    counts = status_counts(result)
+    counts.index = [s.replace("_", "-") for s in counts.index]
+    title = f"Bucket compliance ({len(result.buckets)} buckets)"
+    return _count_bars(
+        counts, list(STATUS_COLOURS.values()), "compliance status", title, result, run_date
+    )
 
 
 def failures_by_check(result: ScanResult) -> pd.DataFrame:
@@ -138,16 +153,14 @@ def severity_counts(result: ScanResult) -> pd.Series:
 
 
 def severity_chart(result: ScanResult, run_date: str) -> Figure:
-    counts = severity_counts(result)
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    bars = ax.bar(counts.index, counts.to_numpy(), color=list(SEVERITY_COLOURS.values()))
-    ax.bar_label(bars, padding=2)
-    ax.set_xlabel("bucket severity (by number of violations)")
-    ax.set_ylabel("buckets")
-    ax.margins(y=0.12)
-    _titled(fig, "Buckets by severity", result, run_date)
-    return fig
+    return _count_bars(
+        severity_counts(result),
+        list(SEVERITY_COLOURS.values()),
+        "bucket severity (by number of violations)",
+        "Buckets by severity",
+        result,
+        run_date,
+    )
 
 
 def framework_chart(result: ScanResult, run_date: str) -> Figure:

@@ -113,13 +113,9 @@ def _run(args: argparse.Namespace, params: Params) -> int:
 def _iam_policy(args: argparse.Namespace) -> int:
     from s3compliance.iam import iam_policy
 
-    try:
-        params = load_params(args.params) if args.params else Params()
-        if args.profile:
-            params = validate({**params.to_dict(), "profile": args.profile}, "--profile")
-    except ParamsError as exc:
-        print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    params = load_params(args.params) if args.params else Params()
+    if args.profile:
+        params = validate({**params.to_dict(), "profile": args.profile}, "--profile")
     policy = iam_policy(params.profile, params.checks, params.all_regions, args.with_writes)
     print(json.dumps(policy, indent=2))
     return EXIT_OK
@@ -224,51 +220,58 @@ def _tag_exit(applied: pd.DataFrame) -> int:
     return EXIT_FINDINGS if applied["action"].str.startswith("error").any() else EXIT_OK
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"output_dir": args.output_dir, "run_id": args.run_id}
+
+
+def _scan(args: argparse.Namespace) -> int:
+    params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
+    result = run_scan(params)
+    print_summary(result, write_report(result))
+    return _exit_code(result.summary())
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    return _run(args, load_params(args.params, **_overrides(args)))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from s3compliance.demo import demo_params
+
+    path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
+    return _run(args, demo_params(path, **_overrides(args)))
+
+
+COMMANDS = {
+    "scan": _scan,
+    "run": _run_command,
+    "demo": _demo,
+    "tag": _tag,
+    "import-plan": _import_plan,
+    "iam-policy": _iam_policy,
+}
+#: The caller's mistakes and the environment's refusals: one line, no traceback.
+EXPECTED_ERRORS: tuple[tuple[tuple[type[BaseException], ...], str, int], ...] = (
+    ((ParamsError,), "bad parameters", EXIT_USAGE),
+    ((NoCredentialsError, ProfileNotFound), "no usable AWS credentials", EXIT_USAGE),
+    ((ScanAborted,), "scan aborted", EXIT_FAILURE),
+    ((NotebookFailed, FileNotFoundError), "report failed", EXIT_FAILURE),
+)
+_CAUGHT = tuple(kind for kinds, _, _ in EXPECTED_ERRORS for kind in kinds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command == "iam-policy":
-        return _iam_policy(args)
-    if args.command == "import-plan":
-        return _import_plan(args)
-    if args.command == "tag":
-        try:
-            return _tag(args)
-        except ParamsError as exc:
-            print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except NoCredentialsError as exc:
-            print(f"s3compliance: no usable AWS credentials: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    overrides = {"output_dir": args.output_dir, "run_id": args.run_id}
     try:
-        if args.command == "demo":
-            from s3compliance.demo import demo_params
-
-            path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
-            return _run(args, demo_params(path, **overrides))
-        if args.command == "run":
-            return _run(args, load_params(args.params, **overrides))
-        params = load_params(args.params, endpoint_url=args.endpoint_url, **overrides)
-        result = run_scan(params)
-        report_dir = write_report(result)
-    except ParamsError as exc:
-        print(f"s3compliance: bad parameters: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (NoCredentialsError, ProfileNotFound) as exc:
-        print(f"s3compliance: no usable AWS credentials: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ScanAborted as exc:
-        print(f"s3compliance: scan aborted: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except (NotebookFailed, FileNotFoundError) as exc:
-        print(f"s3compliance: report failed: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    print_summary(result, report_dir)
-    return _exit_code(result.summary())
+        return COMMANDS[args.command](args)
+    except _CAUGHT as exc:
+        what, code = next((w, c) for kinds, w, c in EXPECTED_ERRORS if isinstance(exc, kinds))
+        print(f"s3compliance: {what}: {exc}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the console script

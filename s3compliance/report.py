@@ -23,26 +23,13 @@ import jsonschema
 import pandas as pd
 
 from s3compliance import __version__
-from s3compliance.scan import ScanResult
+from s3compliance.scan import FINDING_COLUMNS, ScanResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 SCHEMA_VERSION = "1.0"
-CSV_COLUMNS = [
-    "account_id",
-    "bucket",
-    "bucket_arn",
-    "region",
-    "check_id",
-    "status",
-    "severity",
-    "reason",
-    "violation",
-    "error_code",
-    "remediation",
-    "frameworks",
-]
+CSV_COLUMNS = [c for c in FINDING_COLUMNS if c != "evidence"]  # evidence lives in the JSON
 
 
 def report_schema() -> dict[str, Any]:
@@ -52,6 +39,13 @@ def report_schema() -> dict[str, Any]:
 
 def utc_timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_ENTRY_FIELDS = ("check_id", "status", "severity", "reason", "violation", "error_code", "evidence")
+
+
+def _finding_entry(finding: Any) -> dict[str, Any]:
+    return {name: getattr(finding, name) for name in _ENTRY_FIELDS}
 
 
 def build_report(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
@@ -70,18 +64,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
                 "severity": row.bucket_severity,
                 "violation_count": row.violation_count,
                 "error_count": row.error_count,
-                "findings": [
-                    {
-                        "check_id": f.check_id,
-                        "status": f.status,
-                        "severity": f.severity,
-                        "reason": f.reason,
-                        "violation": f.violation,
-                        "error_code": f.error_code,
-                        "evidence": f.evidence,
-                    }
-                    for f in group.itertuples(index=False)
-                ],
+                "findings": [_finding_entry(f) for f in group.itertuples(index=False)],
             }
         )
         if row.status == "non_compliant":
@@ -115,16 +98,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "non_compliant_buckets": non_compliant,
         "buckets": buckets,
         "account_findings": [
-            {
-                "check_id": f.check_id,
-                "status": f.status,
-                "severity": f.severity,
-                "reason": f.reason,
-                "violation": f.violation,
-                "error_code": f.error_code,
-                "evidence": f.evidence,
-            }
-            for f in result.account_findings.itertuples(index=False)
+            _finding_entry(f) for f in result.account_findings.itertuples(index=False)
         ],
         "errors": errors,
         "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
