@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--buckets", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--profile", default="mission", help="check profile to scan with")
     args = parser.parse_args(argv)
 
     port = free_port()
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         MetricsEmulator().install(session)  # moto has no metrics API; emulated client-side
         seed(session, endpoint, args.buckets, args.max_workers)
 
-        params = Params(max_workers=args.max_workers, page_size=10000)
+        params = Params(max_workers=args.max_workers, page_size=10000, profile=args.profile)
         clients = Clients(session, endpoint_url=endpoint, max_workers=args.max_workers)
         started = time.perf_counter()
         result = run_scan(params, clients=clients, progress=False)
@@ -114,11 +115,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_bucket = {
         op: n / scanned
         for op, n in result.api_calls.items()
-        if op not in {"ListBuckets", "GetCallerIdentity"}
+        if op not in {"ListBuckets", "sts:GetCallerIdentity", "s3control:GetPublicAccessBlock"}
     }
     figures = {
         "buckets": scanned,
         "max_workers": args.max_workers,
+        "profile": args.profile,
         "latency_ms": args.latency_ms,
         "wall_s": round(wall, 2),
         "buckets_per_s": round(scanned / wall, 1),
