@@ -112,6 +112,8 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
                 kernel_name="python3",
                 progress_bar=False,
                 cwd=os.getcwd(),
+                # the kernel talks to us over loopback only; its TCP-transport warning is noise
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except papermill.PapermillExecutionError as exc:
             kept = output_dir / "failed" / f"{run.staging.name.strip('.')}.ipynb"
