@@ -77,7 +77,7 @@ def export_html(notebook: Path, html: Path) -> None:
     from nbconvert import HTMLExporter
 
     # The classic template carries the charts' alt text from cell metadata; lab drops it.
-    exporter = HTMLExporter(template_name="classic", exclude_input=True)
+    exporter = HTMLExporter(template_name="classic", exclude_input=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     atomic_write_text(html, body)
 
