@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
     imports.add_argument("--scope", choices=("flagged", "all"), default="flagged")
     imports.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
+    imports.add_argument(
+        "--alarm-threshold", type=int, help="also create an alarm on NonCompliantBuckets > N"
+    )
 
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
@@ -200,7 +203,15 @@ def _import_plan(args: argparse.Namespace) -> int:
         print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
-    folder = pulumi_import.write_pulumi_folder(plan, args.output or args.findings.parent / "pulumi")
+    alarm = None
+    if args.alarm_threshold is not None:
+        regions = report.get("regions") or ["us-east-1"]
+        alarm = pulumi_import.Alarm(
+            args.alarm_threshold, "us-east-1" if regions == ["*"] else regions[0]
+        )
+    folder = pulumi_import.write_pulumi_folder(
+        plan, args.output or args.findings.parent / "pulumi", alarm
+    )
     imported = plan[plan["action"] == "import"]
     print(
         f"{len(imported)} resource(s) on {imported['bucket'].nunique()} bucket(s) to import, "

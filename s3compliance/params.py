@@ -53,6 +53,7 @@ class Params:
     publish_metrics: bool = False
     sqs_queue_url: str | None = None
     import_scope: str = "flagged"
+    alarm_threshold: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +112,7 @@ SCHEMA: dict[str, Any] = {
         "publish_metrics": {"type": "boolean"},
         "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
         "import_scope": {"enum": ["flagged", "all"]},
+        "alarm_threshold": {"type": ["integer", "null"], "minimum": 0},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))

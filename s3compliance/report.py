@@ -229,9 +229,13 @@ def write_run_files(
                 folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n")
             )
     if import_plan is not None:
-        from s3compliance.pulumi_import import write_pulumi_folder
+        from s3compliance.pulumi_import import Alarm, write_pulumi_folder
 
-        write_pulumi_folder(import_plan, folder / "pulumi")
+        p = result.params
+        alarm = None
+        if p.alarm_threshold is not None:
+            alarm = Alarm(p.alarm_threshold, "us-east-1" if p.all_regions else p.regions[0])
+        write_pulumi_folder(import_plan, folder / "pulumi", alarm)
     return folder
 
 

@@ -36,7 +36,10 @@ class Recorder(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.created.append(args)
-        return args.resource_id or f"{args.name}-id", args.inputs
+        state = dict(args.inputs)
+        if args.typ == "aws:sns/topic:Topic":
+            state["arn"] = f"arn:aws:sns:us-east-1:123456789012:{args.name}"
+        return args.resource_id or f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # pragma: no cover - none made
         raise AssertionError(f"the program made a provider call: {args.token}")
@@ -280,6 +283,55 @@ def test_plan_table_and_run_folder_files(plan_all, demo_all, tmp_path) -> None:
     table = pi.plan_table(plan_all)
     assert list(table.columns) == ["bucket", "type", "name", "action", "note"]
     assert table.iloc[0]["type"] == "Bucket"
-    folder = write_report(demo_all, run_dir=tmp_path, import_plan=plan_all)
+    from dataclasses import replace
+
+    with_alarm = replace(demo_all, params=replace(demo_all.params, alarm_threshold=2))
+    folder = write_report(with_alarm, run_dir=tmp_path, import_plan=plan_all)
     assert (folder / "pulumi" / "import.json").exists()
+    assert "threshold=2," in (folder / "pulumi" / "__main__.py").read_text()
     assert (folder / "pulumi" / "README.md").read_text().startswith("# Pulumi import")
+
+
+def test_optional_alarm_and_topic_are_created_not_imported(plan_all, tmp_path, capsys) -> None:
+    folder = pi.write_pulumi_folder(plan_all, tmp_path / "p", pi.Alarm(5, "us-east-1"))
+    mocks = Recorder()
+    pulumi.runtime.set_mocks(mocks, project="p", stack="s", preview=False)
+    namespace = runpy.run_path(str(folder / "__main__.py"))
+
+    @pulumi.runtime.test
+    def settle():
+        return pulumi.Output.all(*[r.urn for r in namespace["RESOURCES"].values()])
+
+    settle()
+    by_type = {a.typ: a for a in mocks.created}
+    alarm = by_type["aws:cloudwatch/metricAlarm:MetricAlarm"]
+    assert alarm.resource_id in (None, "")  # created, not imported
+    assert alarm.inputs["threshold"] == 5 and alarm.inputs["metricName"] == "NonCompliantBuckets"
+    assert alarm.inputs["namespace"] == "S3Compliance"
+    assert alarm.inputs["dimensions"] == {"Region": "us-east-1"}
+    topic = by_type["aws:sns/topic:Topic"]
+    assert alarm.inputs["alarmActions"] == [f"arn:aws:sns:us-east-1:123456789012:{topic.name}"]
+    assert not namespace["RESOURCES"]["s3compliance-non-compliant-alarm"]._protect
+    assert "creates** a CloudWatch alarm" in (folder / "README.md").read_text()
+    # without a threshold there is no alarm
+    assert "MetricAlarm" not in pi.render_program(plan_all)
+
+
+def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys) -> None:
+    from s3compliance.report import write_report
+
+    folder = write_report(demo_all, tmp_path, "x")
+    code = main(
+        [
+            "import-plan",
+            "--findings",
+            str(folder / "findings.json"),
+            "--alarm-threshold",
+            "3",
+            "--scope",
+            "all",
+        ]
+    )
+    assert code == EXIT_OK
+    program = (folder / "pulumi" / "__main__.py").read_text()
+    assert "threshold=3," in program and "demo-compliant-01" in program
