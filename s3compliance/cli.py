@@ -267,6 +267,7 @@ EXPECTED_ERRORS: tuple[tuple[tuple[type[BaseException], ...], str, int], ...] = 
     ((NoCredentialsError, ProfileNotFound), "no usable AWS credentials", EXIT_USAGE),
     ((ScanAborted,), "scan aborted", EXIT_FAILURE),
     ((NotebookFailed, FileNotFoundError), "report failed", EXIT_FAILURE),
+    ((OSError,), "cannot write the output", EXIT_FAILURE),  # e.g. a read-only output_dir
 )
 _CAUGHT = tuple(kind for kinds, _, _ in EXPECTED_ERRORS for kind in kinds)
 

@@ -239,3 +239,19 @@ def test_tag_exit_codes_for_failed_writes(moto_server, server_session, tmp_path,
     assert "AccessDenied" in capsys.readouterr().err
     limited = pd.DataFrame({"bucket": ["b"], "action": ["error-tag-limit"], "error_code": [""]})
     assert _tag_exit(limited) == EXIT_FINDINGS
+
+
+def test_unwritable_output_dir_is_one_line(tmp_path, capsys) -> None:
+    locked = tmp_path / "locked"
+    locked.write_text("a file where the output folder should be")
+    path = tmp_path / "d.yaml"
+    path.write_text("include: ['demo-dsse-*']\nmax_workers: 2\n")
+    from s3compliance.demo import demo_params, run_demo
+    from s3compliance.report import write_report
+
+    result = run_demo(demo_params(path), progress=False)
+    with pytest.raises(OSError):
+        write_report(result, locked / "out")
+    code = main(["demo", "--params", str(path), "--output-dir", str(locked / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE and err.startswith("s3compliance: ") and "Traceback" not in err
