@@ -163,7 +163,21 @@ def evaluate(
             )
             continue
         values = {d: evidence.documents[d].value for d in check.documents}
-        verdict = check.evaluate({**values, "bucket": evidence.bucket}, settings)
+        try:
+            verdict = check.evaluate({**values, "bucket": evidence.bucket}, settings)
+        except Exception as exc:  # a document shaped as no check expected: never a crashed run
+            log.exception("check %s failed on bucket %s", check.id, evidence.bucket)
+            rows.append(
+                _finding(
+                    check,
+                    base,
+                    status="ERROR",
+                    reason=f"The check could not read the configuration ({type(exc).__name__}).",
+                    error_code="CheckFailed",
+                    evidence={**values, "error": {"api": "", "message": repr(exc)}},
+                )
+            )
+            continue
         rows.append(
             _finding(
                 check,

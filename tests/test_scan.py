@@ -406,3 +406,32 @@ def test_framework_summary_rolls_findings_up_per_control(account, params) -> Non
     assert summary.loc["S3.2", "checks"] == "public_access"  # public_acl did not run
     assert summary.loc["S3.14", "pass_rate"] == 0.5
     assert "S3.5" not in summary.index  # ssl_only did not run
+
+
+def test_a_check_that_breaks_on_odd_evidence_is_error_not_a_crash(account, params, caplog):
+    account.compliant_bucket("odd-bucket")
+    account.s3.put_bucket_lifecycle_configuration(
+        Bucket="odd-bucket",
+        LifecycleConfiguration={
+            "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}}]
+        },
+    )
+    from s3compliance.checks import CATALOGUE
+
+    lifecycle = CATALOGUE["lifecycle"]
+
+    def broken(ev, settings):
+        raise KeyError("Days")
+
+    object.__setattr__(lifecycle, "fn", broken)
+    try:
+        result = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    finally:
+        from s3compliance.checks import mission
+
+        object.__setattr__(lifecycle, "fn", mission.lifecycle)
+    row = result.findings.set_index("check_id").loc["lifecycle"]
+    assert (row["status"], row["error_code"]) == ("ERROR", "CheckFailed")
+    assert "KeyError" in row["reason"] and "lifecycle" in row["evidence"]
+    assert statuses(result, "odd-bucket")["versioning"] == "PASS"
+    assert "check lifecycle failed on bucket odd-bucket" in caplog.text
