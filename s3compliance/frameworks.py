@@ -42,13 +42,13 @@ def _control_key(control_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in control_id.replace("S3.", "").split("."))
 
 
-def framework_summary(findings: pd.DataFrame, account_findings: pd.DataFrame) -> pd.DataFrame:
+def framework_summary(every: pd.DataFrame) -> pd.DataFrame:
     """Per control whose checks ran: how many resources PASS, FAIL or are ERROR.
 
-    A bucket (or, for account-level controls, the account) passes a control when every mapped
-    check that ran passed on it, fails when any failed, and is ERROR otherwise.
+    ``every`` holds bucket and account findings together. A bucket (or, for account-level
+    controls, the account) passes a control when every mapped check that ran passed on it, fails
+    when any failed, and is ERROR otherwise.
     """
-    every = pd.concat([f for f in (findings, account_findings) if len(f)] or [findings])
     ran = set(every["check_id"])
     rows = []
     for fw_id, framework in FRAMEWORKS.items():

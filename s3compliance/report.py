@@ -112,8 +112,7 @@ def validate_report(report: dict[str, Any]) -> None:
 
 def findings_csv(result: ScanResult) -> str:
     """Bucket findings, then the account-level ones (with empty bucket columns)."""
-    both = [f for f in (result.findings, result.account_findings) if len(f)]
-    frame = (pd.concat(both, ignore_index=True) if both else result.findings)[CSV_COLUMNS].copy()
+    frame = result.all_findings()[CSV_COLUMNS].copy()
     frame["frameworks"] = frame["frameworks"].map(";".join)
     return frame.to_csv(index=False, lineterminator="\n")
 

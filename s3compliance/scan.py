@@ -91,11 +91,16 @@ class ScanResult:
     api_calls: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
+    def all_findings(self) -> pd.DataFrame:
+        """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
+        both = [f for f in (self.findings, self.account_findings) if len(f)]
+        return pd.concat(both, ignore_index=True) if both else self.findings
+
     def summary(self) -> dict[str, Any]:
         """Bucket counts by status and severity, and finding counts per check and status."""
         status = self.buckets["status"].value_counts()
         by_check: dict[str, dict[str, int]] = {}
-        every = pd.concat([self.findings, self.account_findings], ignore_index=True)
+        every = self.all_findings()
         order = {check_id: n for n, check_id in enumerate(CATALOGUE)}
         for check_id in sorted(set(every["check_id"]), key=order.__getitem__):
             counts = every.loc[every["check_id"] == check_id, "status"]
@@ -111,7 +116,7 @@ class ScanResult:
 
     def framework_summary(self) -> pd.DataFrame:
         """Per framework control: resources passing, failing, in error (see frameworks.py)."""
-        return framework_summary(self.findings, self.account_findings)
+        return framework_summary(self.all_findings())
 
     def summary_frame(self) -> pd.DataFrame:
         """The per-check counts as a table, for people (CLI and notebook)."""
