@@ -59,6 +59,12 @@ def _strip_account_prefix(request: Any, **_: Any) -> None:
     request.url = _ACCOUNT_PREFIX.sub(r"\1", request.url)
 
 
+def home_region(regions: list[str]) -> str:
+    """Where account-wide things (metrics, the alarm) go: the first scanned region, or
+    us-east-1 for an all-regions scan."""
+    return DEFAULT_REGION if not regions or regions == ["*"] else regions[0]
+
+
 def make_session(aws_profile: str | None = None) -> boto3.Session:
     """A boto3 session for the named profile (or the default credential chain)."""
     return boto3.Session(profile_name=aws_profile) if aws_profile else boto3.Session()

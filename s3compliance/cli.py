@@ -205,10 +205,9 @@ def _import_plan(args: argparse.Namespace) -> int:
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
     alarm = None
     if args.alarm_threshold is not None:
-        regions = report.get("regions") or ["us-east-1"]
-        alarm = pulumi_import.Alarm(
-            args.alarm_threshold, "us-east-1" if regions == ["*"] else regions[0]
-        )
+        from s3compliance.aws import home_region
+
+        alarm = pulumi_import.Alarm(args.alarm_threshold, home_region(report.get("regions", [])))
     folder = pulumi_import.write_pulumi_folder(
         plan, args.output or args.findings.parent / "pulumi", alarm
     )

@@ -16,6 +16,7 @@ import boto3
 import jsonschema
 import yaml
 
+from s3compliance.aws import home_region
 from s3compliance.checks import CATALOGUE, DEFAULT_PROFILE, DEFAULT_SSE_ALGORITHMS, PROFILES
 
 
@@ -61,6 +62,10 @@ class Params:
     @property
     def all_regions(self) -> bool:
         return self.regions == ["*"]
+
+    @property
+    def home_region(self) -> str:
+        return home_region(self.regions)
 
 
 _STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}

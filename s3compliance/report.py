@@ -231,9 +231,7 @@ def write_run_files(
         from s3compliance.pulumi_import import Alarm, write_pulumi_folder
 
         p = result.params
-        alarm = None
-        if p.alarm_threshold is not None:
-            alarm = Alarm(p.alarm_threshold, "us-east-1" if p.all_regions else p.regions[0])
+        alarm = Alarm(p.alarm_threshold, p.home_region) if p.alarm_threshold is not None else None
         write_pulumi_folder(import_plan, folder / "pulumi", alarm)
     return folder
 

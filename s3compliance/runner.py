@@ -26,7 +26,6 @@ from typing import Any
 import pandas as pd
 
 from s3compliance import alerts, tagging
-from s3compliance.aws import DEFAULT_REGION
 from s3compliance.params import KEYS, Params, validate
 from s3compliance.report import atomic_write_text, build_report, staged_run
 from s3compliance.scan import Scanner, ScanResult
@@ -147,6 +146,6 @@ def alerts_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.Data
         notify_only_new=params.notify_only_new,
         previous=alerts.previous_report(params.output_dir),
         publish_cloudwatch=params.publish_metrics,
-        metrics_region=DEFAULT_REGION if params.all_regions else params.regions[0],
+        metrics_region=params.home_region,
         sqs_queue_url=params.sqs_queue_url,
     )
