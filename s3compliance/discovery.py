@@ -57,12 +57,16 @@ def normalise_location(constraint: str | None) -> str:
     return "eu-west-1" if constraint == "EU" else constraint
 
 
+def locate(client: Any, bucket: str) -> str:
+    """The bucket's region, from GetBucketLocation."""
+    return normalise_location(client.get_bucket_location(Bucket=bucket).get("LocationConstraint"))
+
+
 def _locate(client: Any, bucket: str, retry: RetryPolicy) -> tuple[str, str]:
     try:
-        answer = retry.call(client.get_bucket_location, Bucket=bucket)
+        return retry.call(locate, client, bucket), ""
     except (ClientError, BotoCoreError) as exc:
         return "", error_code(exc)
-    return normalise_location(answer.get("LocationConstraint")), ""
 
 
 def matches(name: str, include: list[str], exclude: list[str]) -> bool:

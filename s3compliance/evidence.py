@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3compliance.aws import error_code
-from s3compliance.discovery import normalise_location
+from s3compliance.discovery import locate
 from s3compliance.retry import RetryPolicy
 
 
@@ -123,8 +123,7 @@ class LocationCache:
         with key_lock:
             if bucket not in self._regions:
                 try:
-                    answer = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-                    region = normalise_location(answer)
+                    region = locate(client, bucket)
                 except ClientError as exc:
                     region = f"error:{error_code(exc)}"
                 self._regions[bucket] = region
