@@ -146,6 +146,26 @@ def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any
     }
 
 
+def _error(
+    check: Check,
+    base: dict[str, Any],
+    reason: str,
+    code: str,
+    api: str,
+    message: str,
+    documents: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An ERROR finding: the AWS (or check) error, and what was read before it, as evidence."""
+    return _finding(
+        check,
+        base,
+        status="ERROR",
+        reason=reason,
+        error_code=code,
+        evidence={**(documents or {}), "error": {"api": api, "message": message}},
+    )
+
+
 def evaluate(
     checks: list[Check], evidence: BucketEvidence, settings: Settings, base: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -156,32 +176,16 @@ def evaluate(
         if failed is not None:
             doc = evidence.documents[failed]
             api = DOCUMENTS[failed].api
-            rows.append(
-                _finding(
-                    check,
-                    base,
-                    status="ERROR",
-                    reason=f"{api} failed with {doc.error_code}; the check was not evaluated.",
-                    error_code=doc.error_code,
-                    evidence={"error": {"api": api, "message": doc.error_message}},
-                )
-            )
+            reason = f"{api} failed with {doc.error_code}; the check was not evaluated."
+            rows.append(_error(check, base, reason, doc.error_code, api, doc.error_message))
             continue
         values = {d: evidence.documents[d].value for d in check.documents}
         try:
             verdict = check.evaluate({**values, "bucket": evidence.bucket}, settings)
         except Exception as exc:  # a document shaped as no check expected: never a crashed run
             log.exception("check %s failed on bucket %s", check.id, evidence.bucket)
-            rows.append(
-                _finding(
-                    check,
-                    base,
-                    status="ERROR",
-                    reason=f"The check could not read the configuration ({type(exc).__name__}).",
-                    error_code="CheckFailed",
-                    evidence={**values, "error": {"api": "", "message": repr(exc)}},
-                )
-            )
+            reason = f"The check could not read the configuration ({type(exc).__name__})."
+            rows.append(_error(check, base, reason, "CheckFailed", "", repr(exc), values))
             continue
         rows.append(
             _finding(
@@ -197,17 +201,8 @@ def evaluate(
 
 
 def _location_errors(checks: list[Check], code: str, base: dict[str, Any]) -> list[dict]:
-    return [
-        _finding(
-            c,
-            base,
-            status="ERROR",
-            reason=f"GetBucketLocation failed with {code}; the bucket's region is unknown.",
-            error_code=code,
-            evidence={"error": {"api": "GetBucketLocation", "message": code}},
-        )
-        for c in checks
-    ]
+    reason = f"GetBucketLocation failed with {code}; the bucket's region is unknown."
+    return [_error(c, base, reason, code, "GetBucketLocation", code) for c in checks]
 
 
 def bucket_rows(
