@@ -23,10 +23,10 @@ from typing import Any
 
 import boto3
 
-from s3compliance.aws import Clients
-from s3compliance.emulation import MetricsEmulator
 from s3compliance.params import Params
-from s3compliance.scan import run_scan
+from s3compliance.scan.aws import Clients
+from s3compliance.scan.engine import run_scan
+from s3compliance.testing.emulation import MetricsEmulator
 
 
 def free_port() -> int:

@@ -13,16 +13,20 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-
-import pandas as pd
-from botocore.exceptions import NoCredentialsError, ProfileNotFound
+from typing import TYPE_CHECKING
 
 from s3compliance import __version__
-from s3compliance.params import Params, ParamsError, load_params, validate
-from s3compliance.report import write_report
-from s3compliance.runner import REPO_NOTEBOOK, NotebookFailed
-from s3compliance.scan import ScanAborted, ScanResult, run_scan
+from s3compliance.params import Params, load_params, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from s3compliance.scan.engine import ScanResult
+
+# Each command imports its own modules inside its function: `--help` and `import-plan` (which
+# makes no AWS call) start without boto3, pandas' friends or the scan engine.
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 DEMO_PARAMS = Path("params/demo.yaml")
@@ -69,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for command in (run, demo):
-        command.add_argument("--notebook", type=Path, default=REPO_NOTEBOOK, help=argparse.SUPPRESS)
+        command.add_argument("--notebook", type=Path, help=argparse.SUPPRESS)
     for command in (scan, run, demo):
         command.add_argument("--output-dir", help="folder that receives the run folder")
         command.add_argument("--run-id", help="name of the run folder (default: UTC timestamp)")
@@ -104,9 +108,9 @@ def _exit_code(summary: dict) -> int:
 
 
 def _run(args: argparse.Namespace, params: Params) -> int:
-    from s3compliance.runner import run_notebook
+    from s3compliance.outputs.notebook import REPO_NOTEBOOK, run_notebook
 
-    run = run_notebook(params, args.notebook)
+    run = run_notebook(params, args.notebook or REPO_NOTEBOOK)
     print_counts(run.summary)
     print(f"Report: {run.folder / 'report.html'}")
     print(f"Run folder: {run.folder}")
@@ -114,7 +118,7 @@ def _run(args: argparse.Namespace, params: Params) -> int:
 
 
 def _iam_policy(args: argparse.Namespace) -> int:
-    from s3compliance.iam import iam_policy
+    from s3compliance.iac.iam import iam_policy
 
     params = load_params(args.params) if args.params else Params()
     if args.profile:
@@ -137,14 +141,17 @@ def _print_tags(title: str, table: pd.DataFrame) -> None:
 
 def _tag(args: argparse.Namespace) -> int:
     """Plan (and with --apply, write) compliance-status tags; exit 1 if any write failed."""
-    from s3compliance import tagging
-    from s3compliance.aws import Clients
-    from s3compliance.retry import RetryPolicy
+    import pandas as pd
+
+    from s3compliance.actions import tagging
+    from s3compliance.scan.aws import Clients
+    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.retry import RetryPolicy
 
     validate({"tag_key": args.tag_key}, "--tag-key")
     retry = RetryPolicy()
     if args.demo:
-        from s3compliance.demo import demo_account, demo_params
+        from s3compliance.testing.demo import demo_account, demo_params
 
         params = demo_params(apply_tags=True, tag_key=args.tag_key)
         with demo_account() as session:
@@ -194,7 +201,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _import_plan(args: argparse.Namespace) -> int:
     """Plan Pulumi imports from a findings file: no AWS call at all."""
-    from s3compliance import pulumi_import
+    from s3compliance.iac import pulumi_import
 
     try:
         report = json.loads(args.findings.read_text())
@@ -203,11 +210,7 @@ def _import_plan(args: argparse.Namespace) -> int:
         print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
-    alarm = None
-    if args.alarm_threshold is not None:
-        from s3compliance.aws import home_region
-
-        alarm = pulumi_import.Alarm(args.alarm_threshold, home_region(report.get("regions", [])))
+    alarm = pulumi_import.alarm_for(args.alarm_threshold, report.get("regions", []))
     folder = pulumi_import.write_pulumi_folder(
         plan, args.output or args.findings.parent / "pulumi", alarm
     )
@@ -235,6 +238,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from s3compliance.outputs.report import write_report
+    from s3compliance.scan.engine import run_scan
+
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
     result = run_scan(params)
     print_summary(result, write_report(result))
@@ -246,7 +252,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from s3compliance.demo import demo_params
+    from s3compliance.testing.demo import demo_params
 
     path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
     return _run(args, demo_params(path, **_overrides(args)))
@@ -260,15 +266,39 @@ COMMANDS = {
     "import-plan": _import_plan,
     "iam-policy": _iam_policy,
 }
-#: The caller's mistakes and the environment's refusals: one line, no traceback.
-EXPECTED_ERRORS: tuple[tuple[tuple[type[BaseException], ...], str, int], ...] = (
-    ((ParamsError,), "bad parameters", EXIT_USAGE),
-    ((NoCredentialsError, ProfileNotFound), "no usable AWS credentials", EXIT_USAGE),
-    ((ScanAborted,), "scan aborted", EXIT_FAILURE),
-    ((NotebookFailed, FileNotFoundError), "report failed", EXIT_FAILURE),
-    ((OSError,), "cannot write the output", EXIT_FAILURE),  # e.g. a read-only output_dir
+#: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
+#: named ``module:Class`` so that this table imports nothing: an exception of a class can only
+#: have been raised if its module is loaded, so unloaded modules are simply not looked at.
+EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
+    (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
+    (
+        ("botocore.exceptions:NoCredentialsError", "botocore.exceptions:ProfileNotFound"),
+        "no usable AWS credentials",
+        EXIT_USAGE,
+    ),
+    (("s3compliance.scan.engine:ScanAborted",), "scan aborted", EXIT_FAILURE),
+    (
+        ("s3compliance.outputs.notebook:NotebookFailed", "builtins:FileNotFoundError"),
+        "report failed",
+        EXIT_FAILURE,
+    ),
+    (("builtins:OSError",), "cannot write the output", EXIT_FAILURE),  # e.g. read-only output
 )
-_CAUGHT = tuple(kind for kinds, _, _ in EXPECTED_ERRORS for kind in kinds)
+
+
+def _loaded(names: tuple[str, ...]) -> Iterator[type[BaseException]]:
+    for name in names:
+        module, _, cls = name.partition(":")
+        if module in sys.modules:
+            yield getattr(sys.modules[module], cls)
+
+
+def expected_error(exc: BaseException) -> tuple[str, int] | None:
+    """What to call ``exc`` and the exit code, when it is one of :data:`EXPECTED_ERRORS`."""
+    for names, what, code in EXPECTED_ERRORS:
+        if isinstance(exc, tuple(_loaded(names))):
+            return what, code
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command](args)
-    except _CAUGHT as exc:
-        what, code = next((w, c) for kinds, w, c in EXPECTED_ERRORS if isinstance(exc, kinds))
+    except Exception as exc:
+        known = expected_error(exc)
+        if known is None:
+            raise
+        what, code = known
         print(f"s3compliance: {what}: {exc}", file=sys.stderr)
         return code
 

@@ -12,12 +12,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jsonschema
 import yaml
 
-from s3compliance.aws import home_region
 from s3compliance.checks import CATALOGUE, DEFAULT_PROFILE, DEFAULT_SSE_ALGORITHMS, PROFILES
+
+DEFAULT_REGION = "us-east-1"
+
+
+def home_region(regions: list[str]) -> str:
+    """Where account-wide things (metrics, the alarm) go: the first scanned region, or
+    us-east-1 for an all-regions scan."""
+    return DEFAULT_REGION if not regions or regions == ["*"] else regions[0]
 
 
 class ParamsError(ValueError):
@@ -125,6 +131,8 @@ KEYS = tuple(f.name for f in fields(Params))
 
 def known_regions() -> set[str]:
     """Every region botocore knows for S3, in every partition."""
+    import boto3  # here, not at the top: `--help` and `import-plan` need no AWS SDK
+
     session = boto3.Session()
     return {
         region

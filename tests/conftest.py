@@ -13,9 +13,9 @@ import pytest
 from botocore.httpsession import URLLib3Session
 from moto import mock_aws
 
-from s3compliance.aws import Clients
-from s3compliance.emulation import FaultInjector, MetricsEmulator, moto_bucket_exists
 from s3compliance.params import Params
+from s3compliance.scan.aws import Clients
+from s3compliance.testing.emulation import FaultInjector, MetricsEmulator, moto_bucket_exists
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.stub import Stubber
 
-from s3compliance import alerts, runner
-from s3compliance.report import build_report, write_report
-from s3compliance.retry import RetryPolicy
-from s3compliance.scan import Scanner
+from s3compliance.actions import alerts
+from s3compliance.outputs import notebook as runner
+from s3compliance.outputs.report import build_report, write_report
+from s3compliance.scan.engine import Scanner
+from s3compliance.scan.retry import RetryPolicy
 
 RETRY = RetryPolicy(attempts=2, max_wait_s=0, sleep=lambda _s: None)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from s3compliance.aws import Clients, _strip_account_prefix, error_code, make_session
+from s3compliance.scan.aws import Clients, _strip_account_prefix, error_code, make_session
 
 
 def test_clients_are_built_once_per_service_and_region() -> None:

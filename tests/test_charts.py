@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from s3compliance import charts
-from s3compliance.demo import demo_params, run_demo
+from s3compliance.outputs import charts
+from s3compliance.testing.demo import demo_params, run_demo
 
 RUN_DATE = "2026-01-01"
 

@@ -16,8 +16,8 @@ from s3compliance.checks import (
     documents_needed,
     select_checks,
 )
-from s3compliance.evidence import DOCUMENTS
-from s3compliance.frameworks import FRAMEWORKS
+from s3compliance.checks.frameworks import FRAMEWORKS
+from s3compliance.scan.evidence import DOCUMENTS
 
 S = Settings()
 

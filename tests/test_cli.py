@@ -246,8 +246,8 @@ def test_unwritable_output_dir_is_one_line(tmp_path, capsys) -> None:
     locked.write_text("a file where the output folder should be")
     path = tmp_path / "d.yaml"
     path.write_text("include: ['demo-dsse-*']\nmax_workers: 2\n")
-    from s3compliance.demo import demo_params, run_demo
-    from s3compliance.report import write_report
+    from s3compliance.outputs.report import write_report
+    from s3compliance.testing.demo import demo_params, run_demo
 
     result = run_demo(demo_params(path), progress=False)
     with pytest.raises(OSError):
@@ -255,3 +255,18 @@ def test_unwritable_output_dir_is_one_line(tmp_path, capsys) -> None:
     code = main(["demo", "--params", str(path), "--output-dir", str(locked / "out")])
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE and err.startswith("s3compliance: ") and "Traceback" not in err
+
+
+def test_an_unexpected_error_is_not_disguised_as_an_expected_one(monkeypatch) -> None:
+    """Only the errors of EXPECTED_ERRORS become one line; a bug keeps its traceback (exit 1
+    through the interpreter), so it is never mistaken for bad parameters."""
+    from s3compliance import cli
+
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "iam-policy", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["iam-policy"])
+    assert cli.expected_error(KeyError("x")) is None
+    assert cli.expected_error(PermissionError("ro")) == ("cannot write the output", EXIT_FAILURE)

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from s3compliance.demo import FLEET, bucket_names, demo_params, run_demo
-from s3compliance.report import build_report, validate_report
+from s3compliance.outputs.report import build_report, validate_report
+from s3compliance.testing.demo import FLEET, bucket_names, demo_params, run_demo
 
 # Written from the spec, not from the code: which mission checks FAIL (F) or ERROR (E) per kind.
 EXPECTED = {

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from s3compliance.aws import Clients
-from s3compliance.discovery import discover_buckets, matches, normalise_location
-from s3compliance.retry import RetryPolicy
+from s3compliance.scan.aws import Clients
+from s3compliance.scan.discovery import discover_buckets, matches, normalise_location
+from s3compliance.scan.retry import RetryPolicy
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RETRY = RetryPolicy(attempts=2, max_wait_s=0, sleep=lambda _s: None)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from s3compliance.emulation import LIST_PAGE_SIZE, MAX_CONFIGURATIONS, MetricsEmulator, bucket_of
+from s3compliance.testing.emulation import (
+    LIST_PAGE_SIZE,
+    MAX_CONFIGURATIONS,
+    MetricsEmulator,
+    bucket_of,
+)
 
 
 def test_put_get_list_delete_round_trip_through_botocore(account) -> None:
@@ -98,7 +103,7 @@ def test_bucket_of(url: str, bucket: str) -> None:
 
 
 def test_mfa_delete_is_remembered_and_reported(account) -> None:
-    from s3compliance.emulation import MfaDeleteEmulator
+    from s3compliance.testing.emulation import MfaDeleteEmulator
 
     MfaDeleteEmulator().install(account.session)
     s3 = account.session.client("s3", region_name="us-east-1")

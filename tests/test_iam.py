@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from s3compliance.aws import Clients
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
-from s3compliance.demo import demo_account, demo_params
-from s3compliance.iam import OPERATION_PERMISSIONS, iam_policy, required_actions
-from s3compliance.scan import run_scan
+from s3compliance.iac.iam import OPERATION_PERMISSIONS, iam_policy, required_actions
+from s3compliance.scan.aws import Clients
+from s3compliance.scan.engine import run_scan
+from s3compliance.testing.demo import demo_account, demo_params
 
 
 def recorded_permissions(profile: str, regions: list[str]) -> set[str]:
@@ -60,11 +60,11 @@ def test_cli_prints_the_policy(capsys, tmp_path) -> None:
 def test_with_writes_covers_what_tagging_and_alerting_call(account, params) -> None:
     from dataclasses import replace
 
-    from s3compliance import alerts, tagging
-    from s3compliance.iam import write_actions
-    from s3compliance.report import build_report
-    from s3compliance.retry import RetryPolicy
-    from s3compliance.scan import Scanner
+    from s3compliance.actions import alerts, tagging
+    from s3compliance.iac.iam import write_actions
+    from s3compliance.outputs.report import build_report
+    from s3compliance.scan.engine import Scanner
+    from s3compliance.scan.retry import RetryPolicy
 
     account.bucket("w-bucket")
     sns = account.session.client("sns", region_name="us-east-1")

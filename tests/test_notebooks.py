@@ -17,8 +17,8 @@ import pulumi
 import pytest
 import yaml
 
-from s3compliance import runner
 from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_USAGE, main
+from s3compliance.outputs import notebook as runner
 from s3compliance.params import KEYS, Params, ParamsError
 
 ROOT = Path(__file__).resolve().parent.parent

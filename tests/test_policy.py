@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from s3compliance.policy import pinning_keys, public_statements
+from s3compliance.checks.policy import pinning_keys, public_statements
 
 
 def allow(principal: Any = "*", condition: Any = None, **extra: Any) -> dict:
@@ -312,7 +312,7 @@ TABLE = [
 @pytest.mark.parametrize(("policy", "public", "tls", "external"), TABLE)
 def test_policy_evaluator_table(policy: Any, public: bool, tls: bool, external: bool) -> None:
     from s3compliance.checks.extended import SENSITIVE_ACTIONS
-    from s3compliance.policy import external_grants, secure_transport_denials
+    from s3compliance.checks.policy import external_grants, secure_transport_denials
 
     for statement in (policy or {}).get("Statement", []):
         if statement.get("Action", "") is None:

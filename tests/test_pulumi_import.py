@@ -12,9 +12,9 @@ import pandas as pd
 import pulumi
 import pytest
 
-from s3compliance import pulumi_import as pi
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
-from s3compliance.demo import demo_params, run_demo
+from s3compliance.iac import pulumi_import as pi
+from s3compliance.testing.demo import demo_params, run_demo
 
 GOLDEN = Path(__file__).parent / "golden" / "import_demo.json"
 KNOWN_TYPES = {pi.BUCKET_TYPE, *(t for t, _, _, _ in pi.SUB_RESOURCES.values())}
@@ -182,7 +182,7 @@ def test_names_that_sanitize_alike_stay_distinct() -> None:
 def test_dotted_and_63_character_buckets_end_to_end(account, params, tmp_path) -> None:
     from dataclasses import replace
 
-    from s3compliance.scan import run_scan
+    from s3compliance.scan.engine import run_scan
 
     long_name = "b" * 63
     for name in ("logs.example.com", long_name):
@@ -278,7 +278,7 @@ def test_lifecycle_filters_convert_to_pulumi_shapes() -> None:
 
 
 def test_plan_table_and_run_folder_files(plan_all, demo_all, tmp_path) -> None:
-    from s3compliance.report import write_report
+    from s3compliance.outputs.report import write_report
 
     table = pi.plan_table(plan_all)
     assert list(table.columns) == ["bucket", "type", "name", "action", "note"]
@@ -286,7 +286,9 @@ def test_plan_table_and_run_folder_files(plan_all, demo_all, tmp_path) -> None:
     from dataclasses import replace
 
     with_alarm = replace(demo_all, params=replace(demo_all.params, alarm_threshold=2))
-    folder = write_report(with_alarm, run_dir=tmp_path, import_plan=plan_all)
+    alarm = pi.alarm_for(with_alarm.params.alarm_threshold, with_alarm.params.regions)
+    writer = pi.run_folder_writer(plan_all, alarm)
+    folder = write_report(with_alarm, run_dir=tmp_path, extra_writers=[writer])
     assert (folder / "pulumi" / "import.json").exists()
     assert "threshold=2," in (folder / "pulumi" / "__main__.py").read_text()
     assert (folder / "pulumi" / "README.md").read_text().startswith("# Pulumi import")
@@ -318,7 +320,7 @@ def test_optional_alarm_and_topic_are_created_not_imported(plan_all, tmp_path, c
 
 
 def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys) -> None:
-    from s3compliance.report import write_report
+    from s3compliance.outputs.report import write_report
 
     folder = write_report(demo_all, tmp_path, "x")
     code = main(

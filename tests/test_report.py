@@ -10,9 +10,8 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from s3compliance import report as report_mod
-from s3compliance.params import Params
-from s3compliance.report import (
+from s3compliance.outputs import report as report_mod
+from s3compliance.outputs.report import (
     atomic_write_text,
     build_report,
     findings_csv,
@@ -20,7 +19,8 @@ from s3compliance.report import (
     validate_report,
     write_report,
 )
-from s3compliance.scan import run_scan
+from s3compliance.params import Params
+from s3compliance.scan.engine import run_scan
 
 NO_SLEEP = {"sleep": lambda _s: None}
 
@@ -234,7 +234,7 @@ def test_account_table(account, params) -> None:
 
 
 def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
-    from s3compliance.charts import status_chart
+    from s3compliance.outputs.charts import status_chart
 
     figures = {"status": status_chart(result, "2026-01-01")}
     tables = {"tags_applied": pd.DataFrame({"bucket": ["x"]}), "skipped": "tagging is off"}

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from s3compliance.evidence import DOCUMENTS, fetch_document
-from s3compliance.retry import RetryCounter, RetryPolicy, is_transient
+from s3compliance.scan.evidence import DOCUMENTS, fetch_document
+from s3compliance.scan.retry import RetryCounter, RetryPolicy, is_transient
 
 
 @pytest.fixture

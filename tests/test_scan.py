@@ -10,8 +10,8 @@ from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from s3compliance.aws import Clients
-from s3compliance.scan import (
+from s3compliance.scan.aws import Clients
+from s3compliance.scan.engine import (
     BUCKET_COLUMNS,
     FINDING_COLUMNS,
     ScanAborted,

@@ -11,9 +11,8 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
-from s3compliance.checks import Settings, Verdict, check
-from s3compliance.checks import mission as _mission  # noqa: F401 - mission checks come first
-from s3compliance.policy import external_grants, secure_transport_denials
+from s3compliance.checks.policy import external_grants, secure_transport_denials
+from s3compliance.checks.registry import Settings, Verdict, check
 
 BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 PUBLIC_GROUPS = {

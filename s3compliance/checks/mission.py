@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from s3compliance.checks import Settings, Verdict, check
-from s3compliance.policy import public_statements
+from s3compliance.checks.policy import public_statements
+from s3compliance.checks.registry import Settings, Verdict, check
 
 
 @check(

@@ -15,25 +15,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3compliance.aws import error_code
-from s3compliance.discovery import locate
-from s3compliance.retry import RetryPolicy
-
-
-@dataclass(frozen=True)
-class DocumentSpec:
-    """How to fetch one configuration document and what its "not configured" answers are.
-
-    ``scope="bucket"`` documents are fetched once per bucket with the bucket's S3 client;
-    ``scope="account"`` ones once per scan (s3control client, the account id as target).
-    """
-
-    name: str
-    api: str  # the API name, as in the spec
-    permissions: tuple[str, ...]  # the IAM actions fetching it needs
-    fetch: Callable[[Any, str], Any]
-    not_found: frozenset[str] = frozenset()
-    scope: str = "bucket"
+from s3compliance.checks.documents import DOCUMENTS, DocumentSpec
+from s3compliance.scan.aws import error_code
+from s3compliance.scan.discovery import locate
+from s3compliance.scan.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -65,43 +50,43 @@ def _strip_metadata(response: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
-def _versioning(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_versioning(client: Any, bucket: str) -> dict[str, Any]:
     return _strip_metadata(client.get_bucket_versioning(Bucket=bucket))
 
 
-def _encryption(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_encryption(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
 
 
-def _lifecycle(client: Any, bucket: str) -> list[dict[str, Any]]:
+def _fetch_lifecycle(client: Any, bucket: str) -> list[dict[str, Any]]:
     return client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
 
 
-def _policy(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_policy(client: Any, bucket: str) -> dict[str, Any]:
     return json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
 
 
-def _policy_status(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_policy_status(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
 
 
-def _public_access_block(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_public_access_block(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
 
 
-def _acl(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_acl(client: Any, bucket: str) -> dict[str, Any]:
     return _strip_metadata(client.get_bucket_acl(Bucket=bucket))
 
 
-def _ownership(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_ownership(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
 
 
-def _logging(client: Any, bucket: str) -> dict[str, Any] | None:
+def _fetch_logging(client: Any, bucket: str) -> dict[str, Any] | None:
     return client.get_bucket_logging(Bucket=bucket).get("LoggingEnabled")
 
 
-def _object_lock(client: Any, bucket: str) -> dict[str, Any]:
+def _fetch_object_lock(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
 
 
@@ -134,7 +119,7 @@ def _bucket_of_arn(arn: str) -> str:
     return arn.split(":::", 1)[-1]
 
 
-def _replication(client: Any, bucket: str, locations: LocationCache) -> dict[str, Any]:
+def _fetch_replication(client: Any, bucket: str, locations: LocationCache) -> dict[str, Any]:
     """The replication rules, plus the region of the source and of each destination bucket."""
     config = client.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
     destinations = {
@@ -148,17 +133,25 @@ def _replication(client: Any, bucket: str, locations: LocationCache) -> dict[str
     }
 
 
-def _tags(client: Any, bucket: str) -> dict[str, str]:
-    from s3compliance.tagging import fetch_tags
+def fetch_tags(client: Any, bucket: str) -> dict[str, str]:
+    """The bucket's tags as a dict (no tag set is an empty dict).
 
-    return fetch_tags(client, bucket)
+    Tagging re-reads tags with this same function just before it writes.
+    """
+    try:
+        tag_set = client.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchTagSet":
+            return {}
+        raise
+    return {t["Key"]: t.get("Value", "") for t in tag_set}  # an empty value may come back absent
 
 
-def _account_public_access_block(client: Any, account_id: str) -> dict[str, Any]:
+def _fetch_account_public_access_block(client: Any, account_id: str) -> dict[str, Any]:
     return client.get_public_access_block(AccountId=account_id)["PublicAccessBlockConfiguration"]
 
 
-def _metrics(client: Any, bucket: str) -> list[dict[str, Any]]:
+def _fetch_metrics(client: Any, bucket: str) -> list[dict[str, Any]]:
     """Every metrics configuration, following ContinuationToken (no paginator exists for it)."""
     configs: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -171,91 +164,26 @@ def _metrics(client: Any, bucket: str) -> list[dict[str, Any]]:
         kwargs["ContinuationToken"] = token
 
 
-def _spec(
-    name: str,
-    api: str,
-    permission: str | tuple[str, ...],
-    fetch: Any,
-    *not_found: str,
-    scope: str = "bucket",
-) -> DocumentSpec:
-    permissions = (permission,) if isinstance(permission, str) else permission
-    return DocumentSpec(name, api, permissions, fetch, frozenset(not_found), scope)
-
-
 #: The replication document looks destination regions up through the scan's LocationCache.
 NEEDS_LOCATIONS = frozenset({"replication"})
 
-DOCUMENTS: dict[str, DocumentSpec] = {
-    spec.name: spec
-    for spec in (
-        _spec("versioning", "GetBucketVersioning", "s3:GetBucketVersioning", _versioning),
-        _spec(
-            "encryption",
-            "GetBucketEncryption",
-            "s3:GetEncryptionConfiguration",
-            _encryption,
-            "ServerSideEncryptionConfigurationNotFoundError",
-        ),
-        _spec(
-            "lifecycle",
-            "GetBucketLifecycleConfiguration",
-            "s3:GetLifecycleConfiguration",
-            _lifecycle,
-            "NoSuchLifecycleConfiguration",
-        ),
-        _spec("policy", "GetBucketPolicy", "s3:GetBucketPolicy", _policy, "NoSuchBucketPolicy"),
-        _spec(
-            "policy_status",
-            "GetBucketPolicyStatus",
-            "s3:GetBucketPolicyStatus",
-            _policy_status,
-            "NoSuchBucketPolicy",
-        ),
-        _spec("metrics", "ListBucketMetricsConfigurations", "s3:GetMetricsConfiguration", _metrics),
-        _spec(
-            "public_access_block",
-            "GetPublicAccessBlock",
-            "s3:GetBucketPublicAccessBlock",
-            _public_access_block,
-            "NoSuchPublicAccessBlockConfiguration",
-        ),
-        _spec("acl", "GetBucketAcl", "s3:GetBucketAcl", _acl),
-        _spec(
-            "ownership",
-            "GetBucketOwnershipControls",
-            "s3:GetBucketOwnershipControls",
-            _ownership,
-            "OwnershipControlsNotFoundError",
-        ),
-        _spec("logging", "GetBucketLogging", "s3:GetBucketLogging", _logging),
-        _spec(
-            "object_lock",
-            "GetObjectLockConfiguration",
-            "s3:GetBucketObjectLockConfiguration",
-            _object_lock,
-            "ObjectLockConfigurationNotFoundError",
-        ),
-        _spec(
-            "replication",
-            "GetBucketReplication",
-            ("s3:GetReplicationConfiguration", "s3:GetBucketLocation"),
-            _replication,
-            "ReplicationConfigurationNotFoundError",
-        ),
-        # Read only when tagging is on (apply_tags): no check needs it.
-        _spec("tags", "GetBucketTagging", "s3:GetBucketTagging", _tags),
-        _spec(
-            "account_public_access_block",
-            "s3control:GetPublicAccessBlock",
-            "s3:GetAccountPublicAccessBlock",
-            _account_public_access_block,
-            "NoSuchPublicAccessBlockConfiguration",
-            scope="account",
-        ),
-        # The caller's own account (from STS, which needs no permission); no AWS call of its own.
-        _spec("caller", "sts:GetCallerIdentity", (), None, scope="account"),
-    )
+#: How each declared document (see :mod:`s3compliance.checks.documents`) is fetched. ``caller``
+#: has no fetcher: it is the account id the scan already knows.
+FETCHERS: dict[str, Callable[..., Any]] = {
+    "versioning": _fetch_versioning,
+    "encryption": _fetch_encryption,
+    "lifecycle": _fetch_lifecycle,
+    "policy": _fetch_policy,
+    "policy_status": _fetch_policy_status,
+    "metrics": _fetch_metrics,
+    "public_access_block": _fetch_public_access_block,
+    "acl": _fetch_acl,
+    "ownership": _fetch_ownership,
+    "logging": _fetch_logging,
+    "object_lock": _fetch_object_lock,
+    "replication": _fetch_replication,
+    "tags": fetch_tags,
+    "account_public_access_block": _fetch_account_public_access_block,
 }
 
 
@@ -272,7 +200,7 @@ def fetch_document(
     """
     extra = (locations or LocationCache(),) if spec.name in NEEDS_LOCATIONS else ()
     try:
-        return Document(value=_jsonable(retry.call(spec.fetch, client, target, *extra)))
+        return Document(value=_jsonable(retry.call(FETCHERS[spec.name], client, target, *extra)))
     except ClientError as exc:
         code = error_code(exc)
         if code in spec.not_found:

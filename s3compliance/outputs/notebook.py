@@ -25,14 +25,15 @@ from typing import Any
 
 import pandas as pd
 
-from s3compliance import alerts, tagging
+from s3compliance.actions import alerts, tagging
+from s3compliance.outputs.report import build_report
+from s3compliance.outputs.runfolder import atomic_write_text, staged_run
 from s3compliance.params import KEYS, Params, validate
-from s3compliance.report import atomic_write_text, build_report, staged_run
-from s3compliance.scan import Scanner, ScanResult
+from s3compliance.scan.engine import Scanner, ScanResult
 
 log = logging.getLogger(__name__)
 
-REPO_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "compliance_report.ipynb"
+REPO_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "compliance_report.ipynb"
 #: Parameters the notebook has beyond the params file (set by ``s3compliance run``).
 NOTEBOOK_ONLY = ("run_dir", "show_progress")
 _demo_account: Any = None
@@ -60,8 +61,8 @@ def open_scanner(params: Params) -> Scanner:
     global _demo_account
     if not params.demo:
         return Scanner(params)
-    from s3compliance.aws import Clients
-    from s3compliance.demo import DemoAccount
+    from s3compliance.scan.aws import Clients
+    from s3compliance.testing.demo import DemoAccount
 
     if _demo_account is not None:
         _demo_account.stop()

@@ -19,20 +19,20 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from s3compliance.aws import Clients, error_code, make_session, partition_for_region
 from s3compliance.checks import CATALOGUE, Check, Settings, documents_needed, select_checks
-from s3compliance.discovery import discover_buckets
-from s3compliance.evidence import (
-    DOCUMENTS,
+from s3compliance.checks.documents import DOCUMENTS
+from s3compliance.checks.frameworks import framework_summary
+from s3compliance.params import Params
+from s3compliance.scan.aws import Clients, error_code, make_session, partition_for_region
+from s3compliance.scan.discovery import discover_buckets
+from s3compliance.scan.evidence import (
     BucketEvidence,
     Document,
     LocationCache,
     fetch_account_documents,
     fetch_evidence,
 )
-from s3compliance.frameworks import framework_summary
-from s3compliance.params import Params
-from s3compliance.retry import RetryPolicy
+from s3compliance.scan.retry import RetryPolicy
 
 with warnings.catch_warnings():
     # In a kernel without ipywidgets tqdm.auto warns, then falls back to the text bar: fine.
@@ -267,15 +267,15 @@ class Scanner:
         self.account_checks = [c for c in checks if c.scope == "account"]
         self.documents = documents_needed(checks) + (["tags"] if params.apply_tags else [])
         self.settings = Settings(
-            params.lifecycle_max_age_days,
-            tuple(params.allowed_sse_algorithms),
-            tuple(params.trusted_account_ids),
-            tuple(params.log_target_buckets),
+            lifecycle_max_age_days=params.lifecycle_max_age_days,
+            allowed_sse_algorithms=tuple(params.allowed_sse_algorithms),
+            trusted_account_ids=tuple(params.trusted_account_ids),
+            log_target_buckets=tuple(params.log_target_buckets),
         )
         self.retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
 
     def discover(self) -> pd.DataFrame:
-        """The buckets to scan (see :func:`s3compliance.discovery.discover_buckets`).
+        """The buckets to scan (see :func:`s3compliance.scan.discovery.discover_buckets`).
 
         Raises :class:`botocore.exceptions.NoCredentialsError` when there are no credentials and
         :class:`ScanAborted` when the buckets cannot be listed at all.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from s3compliance.checks import Check, select_checks
-from s3compliance.evidence import DOCUMENTS
+from s3compliance.checks.documents import DOCUMENTS
 
 LIST_BUCKETS = "s3:ListAllMyBuckets"
 GET_LOCATION = "s3:GetBucketLocation"
@@ -43,7 +43,7 @@ def required_actions(checks: list[Check], all_regions: bool = False) -> list[str
 
 def write_actions() -> list[str]:
     """What the opt-in writers (tagging, alerting) need, as their modules declare it."""
-    from s3compliance import alerts, tagging
+    from s3compliance.actions import alerts, tagging
 
     return sorted({*tagging.PERMISSIONS, *alerts.PERMISSIONS})
 

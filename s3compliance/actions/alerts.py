@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3compliance.aws import DEFAULT_REGION, Clients, error_code
-from s3compliance.retry import RetryPolicy
+from s3compliance.scan.aws import DEFAULT_REGION, Clients, error_code
+from s3compliance.scan.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

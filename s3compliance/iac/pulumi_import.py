@@ -22,12 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from s3compliance.evidence import DOCUMENTS
-from s3compliance.report import atomic_write_text
+from s3compliance.checks.documents import DOCUMENTS
+from s3compliance.outputs.runfolder import atomic_write_text
+from s3compliance.params import home_region
 
 #: The pulumi-aws major version the type tokens and import ids are those of.
 PULUMI_AWS_MAJOR = 7
-PLAN_COLUMNS = [
+IMPORT_PLAN_COLUMNS = [
     "bucket",
     "region",
     "type",
@@ -64,7 +65,7 @@ def _inputs(value: Any) -> Any:
     return converted
 
 
-def _versioning(value: dict[str, Any]) -> dict[str, Any] | None:
+def _versioning_inputs(value: dict[str, Any]) -> dict[str, Any] | None:
     if not value.get("Status"):
         return None  # never enabled: there is no versioning configuration to import
     config = {"status": value["Status"]}
@@ -73,28 +74,28 @@ def _versioning(value: dict[str, Any]) -> dict[str, Any] | None:
     return {"versioning_configuration": config}
 
 
-def _encryption(value: dict[str, Any]) -> dict[str, Any]:
+def _encryption_inputs(value: dict[str, Any]) -> dict[str, Any]:
     return {"rules": _inputs(value.get("Rules", []))}
 
 
-def _lifecycle(value: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _lifecycle_inputs(value: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"rules": _inputs(value)} if value else None
 
 
-def _policy(value: dict[str, Any]) -> dict[str, Any]:
+def _policy_inputs(value: dict[str, Any]) -> dict[str, Any]:
     return {"policy": json.dumps(value, separators=(",", ":"))}
 
 
-def _public_access_block(value: dict[str, Any]) -> dict[str, Any]:
+def _public_access_block_inputs(value: dict[str, Any]) -> dict[str, Any]:
     return _inputs(value)
 
 
-def _ownership(value: dict[str, Any]) -> dict[str, Any] | None:
+def _ownership_inputs(value: dict[str, Any]) -> dict[str, Any] | None:
     rules = value.get("Rules") or []
     return {"rule": {"object_ownership": rules[0]["ObjectOwnership"]}} if rules else None
 
 
-def _logging(value: dict[str, Any]) -> dict[str, Any]:
+def _logging_inputs(value: dict[str, Any]) -> dict[str, Any]:
     return {"target_bucket": value["TargetBucket"], "target_prefix": value.get("TargetPrefix", "")}
 
 
@@ -104,34 +105,34 @@ SUB_RESOURCES: dict[str, tuple[str, str, str, Callable[[Any], dict[str, Any] | N
         "aws:s3/bucketVersioning:BucketVersioning",
         "BucketVersioning",
         "versioning",
-        _versioning,
+        _versioning_inputs,
     ),
     "encryption": (
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "BucketServerSideEncryptionConfiguration",
         "sse",
-        _encryption,
+        _encryption_inputs,
     ),
     "lifecycle": (
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "BucketLifecycleConfiguration",
         "lifecycle",
-        _lifecycle,
+        _lifecycle_inputs,
     ),
-    "policy": ("aws:s3/bucketPolicy:BucketPolicy", "BucketPolicy", "policy", _policy),
+    "policy": ("aws:s3/bucketPolicy:BucketPolicy", "BucketPolicy", "policy", _policy_inputs),
     "public_access_block": (
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         "BucketPublicAccessBlock",
         "public-access-block",
-        _public_access_block,
+        _public_access_block_inputs,
     ),
     "ownership": (
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
         "BucketOwnershipControls",
         "ownership-controls",
-        _ownership,
+        _ownership_inputs,
     ),
-    "logging": ("aws:s3/bucketLogging:BucketLogging", "BucketLogging", "logging", _logging),
+    "logging": ("aws:s3/bucketLogging:BucketLogging", "BucketLogging", "logging", _logging_inputs),
 }
 BUCKET_TYPE = "aws:s3/bucket:Bucket"
 CLASSES = {BUCKET_TYPE: "Bucket", **{t: c for t, c, _, _ in SUB_RESOURCES.values()}}
@@ -228,7 +229,7 @@ def plan_imports(
             elif read["read"][doc] is not None and (inputs := convert(read["read"][doc])):
                 inputs = {"bucket": b.bucket, "region": b.region, **inputs}
                 rows.append(_row(b, type_, name, "import", "", inputs))
-    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    return pd.DataFrame(rows, columns=IMPORT_PLAN_COLUMNS)
 
 
 def _bucket_row(b: Any, name: str, read: dict[str, Any]) -> dict[str, Any]:
@@ -421,6 +422,19 @@ def write_pulumi_folder(plan: pd.DataFrame, folder: str | Path, alarm: Alarm | N
     atomic_write_text(folder / "requirements.txt", REQUIREMENTS)
     atomic_write_text(folder / "README.md", _readme(plan, alarm))
     return folder
+
+
+def alarm_for(alarm_threshold: int | None, regions: list[str]) -> Alarm | None:
+    """The alarm the parameters ask for (``alarm_threshold``), in the run's home region."""
+    if alarm_threshold is None:
+        return None
+    return Alarm(alarm_threshold, home_region(regions))
+
+
+def run_folder_writer(plan: pd.DataFrame, alarm: Alarm | None = None) -> Callable[[Path], Path]:
+    """A writer for :func:`s3compliance.outputs.report.write_report`'s ``extra_writers``: the
+    Pulumi files go to ``pulumi/`` inside the run folder, staged and published with the rest."""
+    return lambda folder: write_pulumi_folder(plan, Path(folder) / "pulumi", alarm)
 
 
 def plan_table(plan: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """The one retry layer of the package.
 
-botocore's own retries are switched off (see :mod:`s3compliance.aws`) so that attempts are not
+botocore's own retries are switched off (see :mod:`s3compliance.scan.aws`) so that attempts are not
 multiplied between two layers and every retry is counted here, where the report can show it.
 """
 

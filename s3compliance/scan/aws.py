@@ -16,7 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-DEFAULT_REGION = "us-east-1"
+from s3compliance.params import DEFAULT_REGION
+
 _ACCOUNT_PREFIX = re.compile(r"^(https?://)\d{12}\.")
 
 
@@ -59,12 +60,6 @@ def _strip_account_prefix(request: Any, **_: Any) -> None:
     request.url = _ACCOUNT_PREFIX.sub(r"\1", request.url)
 
 
-def home_region(regions: list[str]) -> str:
-    """Where account-wide things (metrics, the alarm) go: the first scanned region, or
-    us-east-1 for an all-regions scan."""
-    return DEFAULT_REGION if not regions or regions == ["*"] else regions[0]
-
-
 def make_session(aws_profile: str | None = None) -> boto3.Session:
     """A boto3 session for the named profile (or the default credential chain)."""
     return boto3.Session(profile_name=aws_profile) if aws_profile else boto3.Session()
@@ -73,8 +68,8 @@ def make_session(aws_profile: str | None = None) -> boto3.Session:
 class Clients:
     """Hands out per-region S3 clients, an STS client and an s3control client, built once each.
 
-    botocore's retries are set to a single attempt: tenacity (``s3compliance.retry``) is the one
-    retry layer. The connection pool is sized to the worker pool so threads never queue for a
+    botocore's retries are set to a single attempt: tenacity (``s3compliance.scan.retry``) is the
+    one retry layer. The connection pool is sized to the worker pool so threads never queue for a
     socket.
     """
 

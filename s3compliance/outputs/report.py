@@ -1,19 +1,14 @@
-"""The JSON report of the findings contract, and writing a run's artefacts safely.
+"""The JSON report of the findings contract, the CSV, and the tables people read.
 
-A run's files are written into a hidden staging folder next to the final one, then the folder is
-renamed into place in one step: a crash leaves either a complete run folder or none, and never
-touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest run.
+Files go into a run folder through :mod:`s3compliance.outputs.runfolder` (staged, then published
+in one rename). This module knows nothing of the Pulumi program: the caller that assembles a run
+folder hands its writer in (``extra_writers``), so the report never imports the generator.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -23,7 +18,8 @@ import jsonschema
 import pandas as pd
 
 from s3compliance import __version__
-from s3compliance.scan import FINDING_COLUMNS, ScanResult
+from s3compliance.outputs.runfolder import atomic_write_text, publish_run
+from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -117,101 +113,17 @@ def findings_csv(result: ScanResult) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the report from the team
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _free_run_dir(output_dir: Path, run_id: str) -> Path:
-    """``output/<run_id>``, or ``<run_id>-2``, ``-3``... : an earlier run is never overwritten."""
-    candidate, n = output_dir / run_id, 1
-    while candidate.exists():
-        n += 1
-        candidate = output_dir / f"{run_id}-{n}"
-    return candidate
-
-
-def point_latest(output_dir: Path, run_dir: Path) -> None:
-    """Swap ``output/latest`` to the run folder in one rename."""
-    link = output_dir / "latest"
-    tmp = output_dir / f".latest.{os.getpid()}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, link)
-
-
-@dataclass
-class StagedRun:
-    """A run folder being written: files go into ``staging``; ``final`` is set once published."""
-
-    staging: Path
-    final: Path | None = None
-
-
-@contextlib.contextmanager
-def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun]:
-    """A hidden staging folder that becomes ``output_dir/<run_id>`` when the block succeeds.
-
-    If the block raises, the staging folder is removed and nothing under ``output_dir`` changes.
-    On success it is renamed into place (``-2``, ``-3``... if the name is taken) and ``latest``
-    is pointed at it.
-    """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or new_run_id()
-    run = StagedRun(Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial")))
-    try:
-        os.chmod(run.staging, 0o777 & ~_umask())
-        yield run
-        run.final = _free_run_dir(output_dir, run_id)
-        os.rename(run.staging, run.final)
-    except BaseException:
-        shutil.rmtree(run.staging, ignore_errors=True)
-        raise
-    point_latest(output_dir, run.final)
-
-
-def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
-    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it."""
-    with staged_run(output_dir, run_id) as run:
-        write(run.staging)
-    assert run.final is not None
-    return run.final
-
-
 def write_run_files(
     result: ScanResult,
     folder: Path,
     figures: dict[str, Figure] | None = None,
     generated_at: str | None = None,
     tables: dict[str, Any] | None = None,
-    import_plan: pd.DataFrame | None = None,
+    extra_writers: Iterable[Callable[[Path], Any]] = (),
 ) -> Path:
     """Write ``findings.json`` (validated), ``findings.csv``, the chart PNGs, any extra
-    tables (``<name>.csv``, e.g. what tagging wrote) and the Pulumi import files into ``folder``."""
+    tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``, then call each of
+    ``extra_writers`` with the folder (e.g. the Pulumi import files)."""
     report = build_report(result, generated_at)
     validate_report(report)
     atomic_write_text(
@@ -219,7 +131,7 @@ def write_run_files(
     )
     atomic_write_text(folder / "findings.csv", findings_csv(result))
     if figures:
-        from s3compliance.charts import save_charts
+        from s3compliance.outputs.charts import save_charts
 
         save_charts(figures, folder)
     for name, table in (tables or {}).items():
@@ -227,12 +139,8 @@ def write_run_files(
             atomic_write_text(
                 folder / f"{name}.csv", table.to_csv(index=False, lineterminator="\n")
             )
-    if import_plan is not None:
-        from s3compliance.pulumi_import import Alarm, write_pulumi_folder
-
-        p = result.params
-        alarm = Alarm(p.alarm_threshold, p.home_region) if p.alarm_threshold is not None else None
-        write_pulumi_folder(import_plan, folder / "pulumi", alarm)
+    for write in extra_writers:
+        write(folder)
     return folder
 
 
@@ -244,7 +152,7 @@ def write_report(
     figures: dict[str, Figure] | None = None,
     run_dir: str | Path | None = None,
     tables: dict[str, Any] | None = None,
-    import_plan: pd.DataFrame | None = None,
+    extra_writers: Iterable[Callable[[Path], Any]] = (),
 ) -> Path:
     """Write a run's files into a new run folder under ``output_dir`` (atomically).
 
@@ -252,11 +160,12 @@ def write_report(
     the files go straight into it.
     """
     if run_dir:
-        return write_run_files(result, Path(run_dir), figures, generated_at, tables, import_plan)
+        return write_run_files(result, Path(run_dir), figures, generated_at, tables, extra_writers)
+    writers = list(extra_writers)  # may be a one-shot iterator: the lambda runs later
     return publish_run(
         output_dir or result.params.output_dir,
         run_id or result.params.run_id,
-        lambda folder: write_run_files(result, folder, figures, generated_at, tables, import_plan),
+        lambda folder: write_run_files(result, folder, figures, generated_at, tables, writers),
     )
 
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import boto3
 
-from s3compliance.aws import Clients
-from s3compliance.emulation import (
+from s3compliance.params import Params, load_params, validate
+from s3compliance.scan.aws import Clients
+from s3compliance.scan.engine import ScanResult, run_scan
+from s3compliance.testing.emulation import (
     FaultInjector,
     MetricsEmulator,
     MfaDeleteEmulator,
     moto_bucket_exists,
 )
-from s3compliance.params import Params, load_params, validate
-from s3compliance.scan import ScanResult, run_scan
 
 DEMO_REGION = "us-east-1"
 DEMO_ACCOUNT = "123456789012"  # moto's default account

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from s3compliance.aws import Clients, error_code
-from s3compliance.retry import RetryPolicy
+from s3compliance.scan.aws import Clients, error_code
+from s3compliance.scan.evidence import fetch_tags
+from s3compliance.scan.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +28,16 @@ PERMISSIONS = ("s3:GetBucketTagging", "s3:PutBucketTagging")
 DEFAULT_TAG_KEY = "compliance-status"
 MAX_TAGS = 50
 VALUES = {"non_compliant": "failed", "compliant": "passed"}
-PLAN_COLUMNS = ["bucket", "region", "status", "current_value", "new_value", "action", "tag_count"]
-APPLY_COLUMNS = [*PLAN_COLUMNS, "written", "error_code", "tags_after"]
-
-
-def fetch_tags(client: Any, bucket: str) -> dict[str, str]:
-    """The bucket's tags as a dict (no tag set is an empty dict)."""
-    try:
-        tag_set = client.get_bucket_tagging(Bucket=bucket)["TagSet"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchTagSet":
-            return {}
-        raise
-    return {t["Key"]: t.get("Value", "") for t in tag_set}  # an empty value may come back absent
+TAG_PLAN_COLUMNS = [
+    "bucket",
+    "region",
+    "status",
+    "current_value",
+    "new_value",
+    "action",
+    "tag_count",
+]
+APPLY_COLUMNS = [*TAG_PLAN_COLUMNS, "written", "error_code", "tags_after"]
 
 
 def _action(status: str, tags: dict[str, str] | None, key: str) -> tuple[str, str]:
@@ -86,7 +84,7 @@ def plan_tags(
                 "tag_count": len(tags) if tags is not None else -1,
             }
         )
-    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    return pd.DataFrame(rows, columns=TAG_PLAN_COLUMNS)
 
 
 def _apply_one(

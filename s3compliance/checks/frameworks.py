@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _load() -> dict[str, dict[str, Any]]:
-    folder = files("s3compliance").joinpath("mappings")
+    folder = files("s3compliance.checks").joinpath("mappings")
     loaded = [
         json.loads(f.read_text())
         for f in sorted(folder.iterdir(), key=lambda f: f.name)
@@ -75,4 +76,6 @@ def framework_summary(every: pd.DataFrame) -> pd.DataFrame:
                     "pass_rate": round(counts["PASS"] / total, 3) if total else 0.0,
                 }
             )
+    import pandas as pd  # here: the catalogue (and `--help`) need no pandas
+
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3compliance.aws import DEFAULT_REGION, Clients, error_code
-from s3compliance.retry import RetryPolicy
+from s3compliance.scan.aws import DEFAULT_REGION, Clients, error_code
+from s3compliance.scan.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-BUCKET_COLUMNS = ["bucket", "region", "created", "location_error"]
+DISCOVERED_COLUMNS = ["bucket", "region", "created", "location_error"]
 
 
 def _list_pages(client: Any, page_size: int, retry: RetryPolicy, region: str | None) -> list[dict]:
@@ -114,5 +114,5 @@ def discover_buckets(
             "location_error": problem,
         }
     log.info("discovered %d bucket(s) in %s", len(rows), ", ".join(regions))
-    frame = pd.DataFrame([rows[n] for n in sorted(rows)], columns=BUCKET_COLUMNS)
+    frame = pd.DataFrame([rows[n] for n in sorted(rows)], columns=DISCOVERED_COLUMNS)
     return frame.reset_index(drop=True)

@@ -1,0 +1,104 @@
+"""Run folders: every file written atomically, a run published whole or not at all.
+
+A run's files are written into a hidden staging folder next to the final one, then the folder is
+renamed into place in one step: a crash leaves either a complete run folder or none, and never
+touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest run.
+Everything that writes into a run folder (the report, the charts, the Pulumi program) goes
+through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the report from the team
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _free_run_dir(output_dir: Path, run_id: str) -> Path:
+    """``output/<run_id>``, or ``<run_id>-2``, ``-3``... : an earlier run is never overwritten."""
+    candidate, n = output_dir / run_id, 1
+    while candidate.exists():
+        n += 1
+        candidate = output_dir / f"{run_id}-{n}"
+    return candidate
+
+
+def point_latest(output_dir: Path, run_dir: Path) -> None:
+    """Swap ``output/latest`` to the run folder in one rename."""
+    link = output_dir / "latest"
+    tmp = output_dir / f".latest.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+@dataclass
+class StagedRun:
+    """A run folder being written: files go into ``staging``; ``final`` is set once published."""
+
+    staging: Path
+    final: Path | None = None
+
+
+@contextlib.contextmanager
+def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun]:
+    """A hidden staging folder that becomes ``output_dir/<run_id>`` when the block succeeds.
+
+    If the block raises, the staging folder is removed and nothing under ``output_dir`` changes.
+    On success it is renamed into place (``-2``, ``-3``... if the name is taken) and ``latest``
+    is pointed at it.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or new_run_id()
+    run = StagedRun(Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial")))
+    try:
+        os.chmod(run.staging, 0o777 & ~_umask())
+        yield run
+        run.final = _free_run_dir(output_dir, run_id)
+        os.rename(run.staging, run.final)
+    except BaseException:
+        shutil.rmtree(run.staging, ignore_errors=True)
+        raise
+    point_latest(output_dir, run.final)
+
+
+def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
+    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it."""
+    with staged_run(output_dir, run_id) as run:
+        write(run.staging)
+    assert run.final is not None
+    return run.final
