@@ -12,12 +12,14 @@ from s3compliance.checks import (
     PROFILES,
     SEVERITIES,
     Settings,
+    Unreadable,
+    Verdict,
     check,
     documents_needed,
     select_checks,
 )
+from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.checks.frameworks import FRAMEWORKS
-from s3compliance.scan.evidence import DOCUMENTS
 
 S = Settings()
 
@@ -652,3 +654,107 @@ def test_registry_rejects_duplicates_bad_severity_and_unknown_documents() -> Non
     with pytest.raises(ValueError, match="unknown evidence documents"):
         check(id="x-new", severity="low", documents=("nope",), **common)(fn)
     assert "x-new" not in CATALOGUE
+
+
+# Required and corroborating documents (issue 10, 4): a verdict proven from what was read stands.
+DENIED_BUCKET_BPA = Unreadable("public_access_block", "AccessDenied")
+DENIED_ACCOUNT_BPA = Unreadable("account_public_access_block", "AccessDenied")
+DENIED_STATUS = Unreadable("policy_status", "AccessDenied")
+PUBLIC_POLICY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}
+PINNED_POLICY = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
+        }
+    ]
+}
+
+
+def verdict_of(check_id: str, **evidence: Any) -> Verdict:
+    c = CATALOGUE[check_id]
+    return c.evaluate({d: None for d in c.documents} | {"bucket": "b"} | evidence, S)
+
+
+@pytest.mark.parametrize(
+    ("check_id", "evidence", "expected", "needs"),
+    [
+        ("public_access", {"policy": PUBLIC_POLICY, "policy_status": DENIED_STATUS}, False, ""),
+        (
+            "public_access",
+            {"policy": PINNED_POLICY, "policy_status": DENIED_STATUS},
+            None,
+            "policy_status",
+        ),
+        ("public_access", {"policy": None, "policy_status": DENIED_STATUS}, True, ""),
+        (
+            "block_public_access",
+            {"public_access_block": ALL_ON, "account_public_access_block": DENIED_ACCOUNT_BPA},
+            True,
+            "",
+        ),
+        (
+            "block_public_access",
+            {"public_access_block": None, "account_public_access_block": DENIED_ACCOUNT_BPA},
+            None,
+            "account_public_access_block",
+        ),
+        ("public_acl", {"acl": {"Grants": []}, "public_access_block": DENIED_BUCKET_BPA}, True, ""),
+        (
+            "public_acl",
+            {
+                "acl": {"Grants": [ALL_USERS]},
+                "public_access_block": DENIED_BUCKET_BPA,
+                "account_public_access_block": ALL_ON,
+            },
+            True,
+            "",
+        ),
+        (
+            "public_acl",
+            {
+                "acl": {"Grants": [ALL_USERS]},
+                "public_access_block": None,
+                "account_public_access_block": DENIED_ACCOUNT_BPA,
+            },
+            None,
+            "account_public_access_block",
+        ),
+        (
+            "public_acl",
+            {
+                "acl": {"Grants": [ALL_USERS]},
+                "public_access_block": DENIED_BUCKET_BPA,
+                "account_public_access_block": None,
+            },
+            None,
+            "public_access_block",
+        ),
+    ],
+)
+def test_a_corroborating_document_changes_only_the_verdicts_it_could_change(
+    check_id: str, evidence: dict, expected: bool | None, needs: str
+) -> None:
+    verdict = verdict_of(check_id, **evidence)
+    assert (verdict.passed, verdict.needs) == (expected, needs), verdict.reason
+
+
+def test_declared_required_and_corroborating_documents() -> None:
+    declared = {c.id: (c.required, c.corroborating) for c in CATALOGUE.values() if c.corroborating}
+    assert declared == {
+        "public_access": (("policy",), ("policy_status",)),
+        "block_public_access": (("public_access_block",), ("account_public_access_block",)),
+        "public_acl": (("acl",), ("public_access_block", "account_public_access_block")),
+    }
+    with pytest.raises(ValueError, match="corroborating documents must be some of its documents"):
+        check(
+            id="x-corroborating",
+            title="t",
+            severity="low",
+            documents=("versioning",),
+            corroborating=("versioning",),
+            violation="v",
+            remediation="r",
+        )(lambda ev, s: Verdict(True, "ok"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -24,9 +25,10 @@ MISSION_DOCUMENT_APIS = {
     "GetBucketEncryption": "encryption",
     "GetBucketLifecycleConfiguration": "lifecycle",
     "GetBucketPolicy": "public_access",
-    "GetBucketPolicyStatus": "public_access",
     "ListBucketMetricsConfigurations": "cloudwatch_metrics",
 }
+# GetBucketPolicyStatus only corroborates public_access: see the test of corroborating documents.
+MISSION_FETCHED_APIS = (*MISSION_DOCUMENT_APIS, "GetBucketPolicyStatus")
 NO_SLEEP = {"sleep": lambda _s: None}
 
 
@@ -82,10 +84,10 @@ def test_one_call_per_document_per_bucket_and_nothing_but_reads(account, params)
     result = run_scan(params, clients=clients, **NO_SLEEP)
     per_bucket = clients.recorder.by_bucket_operation
     for i in range(5):
-        for api in MISSION_DOCUMENT_APIS:
+        for api in MISSION_FETCHED_APIS:
             assert per_bucket[(f"bucket-{i}", api)] == 1, api
     assert result.api_calls == {"sts:GetCallerIdentity": 1, "ListBuckets": 1} | dict.fromkeys(
-        MISSION_DOCUMENT_APIS, 5
+        MISSION_FETCHED_APIS, 5
     )
     assert all(op.split(":")[-1].startswith(("Get", "List")) for op in clients.recorder.operations)
     assert clients.recorder.total == 2 + 6 * 5
@@ -391,10 +393,10 @@ def test_public_access_keeps_both_verdicts_in_the_evidence(account, params) -> N
     )
     row = result.findings.iloc[0]
     assert row["status"] == "FAIL" and "(S3's IsPublic says false)" in row["reason"]
-    assert row["evidence"]["analysis"] == {
-        "evaluator_public": True,
-        "policy_status_is_public": False,
-    }
+    analysis = row["evidence"]["analysis"]
+    assert (analysis["evaluator_public"], analysis["policy_status_is_public"]) == (True, False)
+    assert [(s["statement"], s["public"]) for s in analysis["statements"]] == [("#0", True)]
+    assert analysis["statements"][0]["conditions"] == ["Bool aws:SecureTransport = true"]
 
 
 def test_framework_summary_rolls_findings_up_per_control(account, params) -> None:
@@ -435,3 +437,51 @@ def test_a_check_that_breaks_on_odd_evidence_is_error_not_a_crash(account, param
     assert "KeyError" in row["reason"] and "lifecycle" in row["evidence"]
     assert statuses(result, "odd-bucket")["versioning"] == "PASS"
     assert "check lifecycle failed on bucket odd-bucket" in caplog.text
+
+
+PUBLIC_READ = {
+    "Statement": [
+        {
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::{name}/*",
+        }
+    ]
+}
+
+
+def _policy(name: str, **condition: Any) -> dict:
+    statement = {**PUBLIC_READ["Statement"][0], "Resource": f"arn:aws:s3:::{name}/*"}
+    if condition:
+        statement["Condition"] = condition
+    return {"Statement": [statement]}
+
+
+def test_an_unreadable_policy_status_never_flips_a_proven_verdict(account, params) -> None:
+    """Issue 10, 4: the policy is required, GetBucketPolicyStatus only corroborates."""
+    account.bucket("plainly-public", policy=_policy("plainly-public"))
+    account.bucket(
+        "reads-private",
+        policy=_policy("reads-private", StringEquals={"aws:SourceVpce": "vpce-1"}),
+    )
+    account.bucket("no-policy")
+    for name in ("plainly-public", "reads-private", "no-policy"):
+        account.faults.fail(name, "GetBucketPolicyStatus", "AccessDenied")
+    result = run_scan(
+        replace(params, checks=["public_access"]), clients=account.clients(), **NO_SLEEP
+    )
+    rows = result.findings.set_index("bucket")
+    assert rows.loc["plainly-public", "status"] == "FAIL"  # the policy proves it
+    assert "statement 'PublicRead'" in rows.loc["plainly-public", "reason"]
+    assert rows.loc["plainly-public", "evidence"]["unreadable"] == {
+        "policy_status": {"api": "GetBucketPolicyStatus", "error_code": "AccessDenied"}
+    }
+    private = rows.loc["reads-private"]
+    assert (private["status"], private["error_code"]) == ("ERROR", "AccessDenied")
+    assert (
+        "IsPublic is unknown" in private["reason"] and "GetBucketPolicyStatus" in private["reason"]
+    )
+    assert rows.loc["no-policy", "status"] == "PASS"
+    assert result.buckets.set_index("bucket").loc["reads-private", "status"] == "unknown"

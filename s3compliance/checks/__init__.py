@@ -15,6 +15,7 @@ from s3compliance.checks.registry import (
     Check,
     CheckFn,
     Settings,
+    Unreadable,
     Verdict,
     check,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Check",
     "CheckFn",
     "Settings",
+    "Unreadable",
     "Verdict",
     "check",
     "documents_needed",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from s3compliance.checks.policy import external_grants, secure_transport_denials
-from s3compliance.checks.registry import Settings, Verdict, check
+from s3compliance.checks.registry import Settings, Unreadable, Verdict, check
 
 BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 PUBLIC_GROUPS = {
@@ -43,16 +43,29 @@ def effective_bpa(bucket: dict | None, account: dict | None) -> dict[str, str]:
     title="Block Public Access is fully on for the bucket (bucket or account level)",
     severity="high",
     documents=("public_access_block", "account_public_access_block"),
+    corroborating=("account_public_access_block",),
     violation="Block Public Access not fully enabled",
     remediation="Turn on all four Block Public Access settings on the bucket, or on the account "
     "(s3control put-public-access-block) to cover every bucket.",
 )
 def block_public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
-    """Block Public Access is the guard rail that stops a later mistake from going public."""
-    levels = effective_bpa(ev["public_access_block"], ev["account_public_access_block"])
+    """Block Public Access is the guard rail that stops a later mistake from going public.
+
+    The bucket's flags are required; the account's corroborate: all four bucket flags on pass
+    even when the account setting is unreadable, anything less then needs the account setting.
+    """
+    account = ev["account_public_access_block"]
+    unreadable = isinstance(account, Unreadable)
+    levels = effective_bpa(ev["public_access_block"], None if unreadable else account)
     missing = [f for f, level in levels.items() if not level]
     detail = ", ".join(f"{f} ({level or 'off'})" for f, level in levels.items())
     analysis = {"effective": {f: bool(level) for f, level in levels.items()}, "levels": levels}
+    if missing and unreadable:
+        return Verdict.undetermined(
+            account,
+            f"Off at the bucket level: {', '.join(missing)}; the account level is unknown.",
+            analysis,
+        )
     if missing:
         return Verdict(False, f"Not effective: {', '.join(missing)}. Flags: {detail}.", analysis)
     return Verdict(True, f"All four flags effective: {detail}.", analysis)
@@ -83,12 +96,18 @@ def account_block_public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
     title="The bucket ACL grants nothing to everyone",
     severity="critical",
     documents=("acl", "public_access_block", "account_public_access_block"),
+    corroborating=("public_access_block", "account_public_access_block"),
     violation="Bucket ACL grants public access",
     remediation="Remove the AllUsers / AuthenticatedUsers grants, or turn on IgnorePublicAcls; "
     "better, disable ACLs with ObjectOwnership=BucketOwnerEnforced.",
 )
 def public_acl(ev: Mapping[str, Any], _: Settings) -> Verdict:
-    """A grant to AllUsers or AuthenticatedUsers opens the bucket to anyone with an AWS login."""
+    """A grant to AllUsers or AuthenticatedUsers opens the bucket to anyone with an AWS login.
+
+    The ACL is required. The Block Public Access settings corroborate: an ACL with no public
+    grant passes whatever they say; a public grant needs IgnorePublicAcls on at a level that
+    could be read to pass, and is ERROR when the level that could neutralise it is unreadable.
+    """
     grants = [
         f"{PUBLIC_GROUPS[g['Grantee']['URI']]}:{g.get('Permission')}"
         for g in (ev["acl"] or {}).get("Grants", [])
@@ -96,7 +115,10 @@ def public_acl(ev: Mapping[str, Any], _: Settings) -> Verdict:
     ]
     if not grants:
         return Verdict(True, "The ACL grants nothing to AllUsers or AuthenticatedUsers.")
-    level = effective_bpa(ev["public_access_block"], ev["account_public_access_block"])[
+    blocks = {d: ev[d] for d in ("public_access_block", "account_public_access_block")}
+    unknown = [v for v in blocks.values() if isinstance(v, Unreadable)]
+    readable = {d: (None if isinstance(v, Unreadable) else v) for d, v in blocks.items()}
+    level = effective_bpa(readable["public_access_block"], readable["account_public_access_block"])[
         "IgnorePublicAcls"
     ]
     analysis = {"public_grants": grants, "ignore_public_acls": level or "off"}
@@ -104,6 +126,13 @@ def public_acl(ev: Mapping[str, Any], _: Settings) -> Verdict:
         return Verdict(
             True,
             f"Public grants {', '.join(grants)} are neutralised by IgnorePublicAcls ({level}).",
+            analysis,
+        )
+    if unknown:
+        return Verdict.undetermined(
+            unknown[0],
+            f"The ACL grants {', '.join(grants)}; whether IgnorePublicAcls neutralises them is "
+            "unknown.",
             analysis,
         )
     return Verdict(False, f"The ACL grants {', '.join(grants)}.", analysis)

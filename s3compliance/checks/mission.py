@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from s3compliance.checks.policy import public_statements
-from s3compliance.checks.registry import Settings, Verdict, check
+from s3compliance.checks.policy import evaluate_policy
+from s3compliance.checks.registry import Settings, Unreadable, Verdict, check
 
 
 @check(
@@ -129,6 +129,7 @@ def lifecycle(ev: Mapping[str, Any], settings: Settings) -> Verdict:
     title="The bucket policy does not allow public access",
     severity="critical",
     documents=("policy", "policy_status"),
+    corroborating=("policy_status",),
     violation="Bucket policy allows public access",
     remediation="Remove or restrict the public Allow statements (pin them with aws:SourceVpce, "
     "aws:PrincipalOrgID, ...) and turn on Block Public Access.",
@@ -136,27 +137,47 @@ def lifecycle(ev: Mapping[str, Any], settings: Settings) -> Verdict:
 def public_access(ev: Mapping[str, Any], _: Settings) -> Verdict:
     """A public Allow statement lets anyone on the internet use the bucket.
 
-    Our reading of the policy and S3's own ``IsPublic`` are both kept in the evidence; either one
-    saying public fails the check, and a disagreement is named in the reason.
+    The policy is required: a statement it shows to be public fails the check whatever else is
+    known. S3's own ``IsPublic`` (GetBucketPolicyStatus) corroborates: true also fails; when it
+    cannot be read, a policy our reading finds private is ERROR (IsPublic could still say public).
+    Both readings are kept in the evidence, and the reason names each decisive statement and
+    condition.
     """
-    public = public_statements(ev["policy"])
-    is_public = (ev["policy_status"] or {}).get("IsPublic")
-    analysis = {"evaluator_public": bool(public), "policy_status_is_public": is_public}
+    verdicts = evaluate_policy(ev["policy"])
+    public = [v for v in verdicts if v.public]
+    status = ev["policy_status"]
+    is_public = None if isinstance(status, Unreadable) else (status or {}).get("IsPublic")
+    analysis = {
+        "evaluator_public": bool(public),
+        "policy_status_is_public": is_public,
+        "statements": [
+            {
+                "statement": v.label,
+                "public": v.public,
+                "why": v.why,
+                "conditions": list(v.conditions),
+            }
+            for v in verdicts
+        ],
+    }
     if public:
-        described = "; ".join(
-            f"statement {p.label} {p.why} for {', '.join(p.actions) or 'no action'}" for p in public
-        )
+        described = "; ".join(v.describe() for v in public)
         note = " (S3's IsPublic says false)" if is_public is False else ""
-        return Verdict(
-            False, f"Public: {described}, with no condition pinning the caller{note}.", analysis
+        return Verdict(False, f"Public: {described}{note}.", analysis)
+    if ev["policy"] is None:
+        return Verdict(True, "No bucket policy.", analysis)
+    private = "; ".join(v.describe() for v in verdicts) or "no statement allows everyone"
+    if isinstance(status, Unreadable):
+        return Verdict.undetermined(
+            status,
+            f"The policy reads as private ({private}), but S3's IsPublic is unknown.",
+            analysis,
         )
     if is_public is True:
         return Verdict(
             False, "GetBucketPolicyStatus reports the policy as public (IsPublic=true).", analysis
         )
-    if ev["policy"] is None:
-        return Verdict(True, "No bucket policy.", analysis)
-    return Verdict(True, "No statement allows an unpinned public principal.", analysis)
+    return Verdict(True, f"No statement allows public access: {private}.", analysis)
 
 
 @check(

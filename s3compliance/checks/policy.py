@@ -1,14 +1,42 @@
-"""Reading bucket policies: who a statement lets in, and whether a condition pins the caller.
+"""Reading bucket policies the way S3 does: who a statement lets in, and what cancels it.
 
-Kept apart from the checks so that every check that reads a policy (``public_access`` today,
-``ssl_only`` and ``cross_account`` in the extended catalogue) shares one reading of it.
+The rule implemented (S3 user guide, "The meaning of public"; the spec's ``public_access`` row):
+
+* A statement is **public** when it has ``Effect: Allow``, a principal of ``"*"`` or
+  ``{"AWS": "*"}`` (alone or in a list) or a ``NotPrincipal`` (everyone except the listed ones),
+  and no condition of it **pins the caller**.
+* A condition pins the caller only when it restricts a *caller-identifying* key
+  (:data:`PINNING_KEYS`: ``aws:SourceIp``, ``aws:SourceVpc``, ``aws:SourceVpce``,
+  ``aws:SourceArn``, ``aws:SourceOwner``, ``aws:SourceAccount``, ``aws:PrincipalAccount``,
+  ``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:userid``, ``s3:DataAccessPointAccount``,
+  ``s3:DataAccessPointArn``) to **fixed** values (no ``*`` or ``?`` wildcard, no ``${...}`` policy
+  variable; for ``aws:SourceIp`` no ``0.0.0.0/0`` or ``::/0``) with a **positive** operator
+  (``StringEquals``, ``StringEqualsIgnoreCase``, ``StringLike``, ``ArnEquals``, ``ArnLike``,
+  ``IpAddress``). ``ForAnyValue:`` forms pin like their base operator; ``ForAllValues:`` forms pin
+  nothing (IAM: true when the key is absent from the request, as it is for an anonymous caller).
+  ``...IfExists`` operators pin nothing (an internet request has no ``aws:SourceVpce``, so the
+  condition holds). Negated operators (``StringNotEquals``, ``NotIpAddress``...) pin nothing: they
+  let in everyone *except* a set. Keys in one condition block are ANDed, so one pinning condition
+  is enough.
+* A public Allow is **cancelled** only by ``Deny`` statements that apply to every caller it lets
+  in: principal ``*`` (or a ``NotPrincipal``, which denies everyone but the listed ones), covering
+  the same or wider actions (``Action``, or ``NotAction`` read as "everything but") and the same
+  or wider resources (``Resource`` / ``NotResource``), and either unconditioned or conditioned so
+  that the Deny applies to every caller outside a fixed set (the mirror image of a pinning Allow:
+  a negated operator, optionally ``IfExists``, on a caller-identifying key with fixed values,
+  e.g. "deny unless from vpce-1"). A Deny that only applies to some requests (only over plain
+  HTTP, only for some prefix) cancels nothing.
+
+Where a policy is malformed or a case is ambiguous, the reading that keeps the bucket public is
+chosen: a false FAIL is a finding to look at, a false PASS is a hole nobody looks at. Each verdict
+says which statement and which condition made it.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Condition keys that restrict *who* can call, so a ``*`` principal is no longer "anyone".
@@ -18,28 +46,137 @@ PINNING_KEYS = frozenset(
         "aws:SourceIp",
         "aws:SourceVpc",
         "aws:SourceVpce",
-        "aws:PrincipalOrgID",
-        "aws:PrincipalAccount",
-        "aws:SourceAccount",
         "aws:SourceArn",
-        "aws:userid",
+        "aws:SourceOwner",
+        "aws:SourceAccount",
+        "aws:PrincipalAccount",
         "aws:PrincipalArn",
+        "aws:PrincipalOrgID",
+        "aws:userid",
+        "s3:DataAccessPointAccount",
+        "s3:DataAccessPointArn",
     )
 )
-_OPEN_VALUES = frozenset({"*", "0.0.0.0/0", "::/0"})
+#: Operators that admit only the listed values (so, with fixed values, pin the caller).
+POSITIVE_OPERATORS = frozenset(
+    o.lower()
+    for o in (
+        "StringEquals",
+        "StringEqualsIgnoreCase",
+        "StringLike",
+        "ArnEquals",
+        "ArnLike",
+        "IpAddress",
+    )
+)
+#: Operators that admit everything but the listed values (a Deny with one denies all but them).
+NEGATED_OPERATORS = frozenset(
+    o.lower()
+    for o in (
+        "StringNotEquals",
+        "StringNotEqualsIgnoreCase",
+        "StringNotLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "NotIpAddress",
+    )
+)
+_OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
 @dataclass(frozen=True)
-class PublicStatement:
-    label: str  # Sid, or "#<index>" when the statement has none
-    actions: tuple[str, ...]
-    why: str
+class Condition:
+    """One (operator, key, values) triple of a statement's ``Condition`` block."""
+
+    operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
+    key: str
+    values: tuple[str, ...]
+
+    @property
+    def set_prefix(self) -> str:
+        """``forallvalues``, ``foranyvalue`` or ``""``."""
+        prefix, sep, _ = self.operator.partition(":")
+        return prefix.lower() if sep else ""
+
+    @property
+    def base(self) -> str:
+        """The operator without set prefix or ``IfExists``, lower case: ``stringequals``."""
+        name = self.operator.partition(":")[2] if self.set_prefix else self.operator
+        name = name.lower()
+        return name.removesuffix("ifexists")
+
+    @property
+    def if_exists(self) -> bool:
+        return self.operator.lower().endswith("ifexists")
+
+    def text(self) -> str:
+        shown = ", ".join(self.values) if self.values else "no value"
+        return f"{self.operator} {self.key} = {shown}"
+
+    def fixed_values(self) -> bool:
+        """Every value is one fixed value: no wildcard, no policy variable, no open CIDR."""
+        if not self.values:
+            return False  # nothing to pin to: read as pinning nothing
+        for value in self.values:
+            if "*" in value or "?" in value or "${" in value:
+                return False
+            if self.key.lower() == "aws:sourceip" and value in _OPEN_CIDRS:
+                return False
+        return True
+
+    def why_not_pinning(self) -> str:
+        """Why this condition does not pin the caller ("" when it does)."""
+        if self.key.lower() not in PINNING_KEYS:
+            return "does not identify the caller"
+        if self.set_prefix == "forallvalues":
+            return "ForAllValues: is true when the key is absent"
+        if self.if_exists:
+            return "IfExists is true when the key is absent"
+        if self.base not in POSITIVE_OPERATORS:
+            return "is not a positive operator"
+        if not self.fixed_values():
+            return "has a wildcard, a policy variable or an open value"
+        return ""
+
+    def pins(self) -> bool:
+        return not self.why_not_pinning()
+
+    def denies_all_but_a_fixed_set(self) -> bool:
+        """On a Deny: this condition holds for every caller outside a fixed set of callers, so
+        the Deny applies to every public caller (e.g. ``StringNotEquals aws:SourceVpce vpce-1``,
+        true for any request not through vpce-1, including one with no endpoint at all)."""
+        return (
+            self.key.lower() in PINNING_KEYS
+            and not self.set_prefix
+            and self.base in NEGATED_OPERATORS
+            and self.fixed_values()
+        )
+
+
+class MalformedCondition(ValueError):
+    """A ``Condition`` element that is not an object of operator -> {key: value(s)}."""
 
 
 def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def conditions_of(statement: dict[str, Any]) -> list[Condition]:
+    """The statement's conditions; raises :class:`MalformedCondition` for an unreadable block."""
+    block = statement.get("Condition")
+    if block is None:
+        return []
+    if not isinstance(block, dict):
+        raise MalformedCondition(f"Condition is {type(block).__name__}, not an object")
+    found: list[Condition] = []
+    for operator, clauses in block.items():
+        if not isinstance(clauses, dict):
+            raise MalformedCondition(f"{operator} holds {type(clauses).__name__}, not an object")
+        for key, values in clauses.items():
+            found.append(Condition(str(operator), str(key), tuple(map(str, as_list(values)))))
+    return found
 
 
 def statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -62,48 +199,36 @@ def is_everyone(principal: Any) -> bool:
     return False
 
 
-def pinning_keys(condition: Any) -> list[str]:
-    """The condition keys that pin the caller to a network, an org, an account or an identity.
-
-    A key that admits a wildcard value (``*``, ``0.0.0.0/0``, ``::/0``) pins nothing: any caller
-    matches it.
-    """
-    pinned: list[str] = []
-    if not isinstance(condition, dict):
-        return pinned
-    for operator, clauses in condition.items():
-        if not isinstance(clauses, dict) or str(operator).startswith("Null"):
-            continue
-        for key, values in clauses.items():
-            if key.lower() in PINNING_KEYS and not _OPEN_VALUES & set(map(str, as_list(values))):
-                pinned.append(key)
-    return pinned
+# --- actions and resources -------------------------------------------------------------------
 
 
-def public_statements(policy: dict[str, Any] | None) -> list[PublicStatement]:
-    """Allow statements that any caller on the internet can use.
+def _wild(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
 
-    An Allow whose every action an unconditional Deny-to-everyone also covers grants nothing, so
-    it is not reported (a Deny is never misread as, or outweighed by, an Allow).
-    """
-    found: list[PublicStatement] = []
-    for index, st in enumerate(statements(policy)):
-        if st.get("Effect") != "Allow":
-            continue
-        if "NotPrincipal" in st:
-            why = "allows everyone outside its NotPrincipal"
-        elif is_everyone(st.get("Principal")):
-            why = "allows principal '*'"
-        else:
-            continue
-        if pinning_keys(st.get("Condition")):
-            continue
-        actions = tuple(str(a) for a in as_list(st.get("Action") or st.get("NotAction")))
-        probe = ("s3:*",) if "NotAction" in st else actions  # NotAction: (almost) everything
-        if denied_to_everyone(policy, probe):
-            continue
-        found.append(PublicStatement(statement_label(st, index), actions, why))
-    return found
+
+def covers(pattern: str, action: str) -> bool:
+    """IAM action matching: case-insensitive, ``*`` and ``?`` wildcards. ``action`` may itself be
+    a pattern: then it is covered when the pattern matches it read literally (``s3:*`` covers
+    ``s3:Get*``; ``s3:GetObject`` does not)."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def _overlap(a: str, b: str, case_sensitive: bool = False) -> bool:
+    """Could one request match both patterns? Two wildcard patterns whose literal heads (before
+    the first wildcard) or tails (after the last) contradict each other cannot overlap
+    (``b/private/*`` and ``b/public/*``); otherwise they are assumed to (``s3:Get*`` and
+    ``s3:*Object`` do): the safe answer."""
+    if not case_sensitive:
+        a, b = a.lower(), b.lower()
+    if fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a):
+        return True
+    if not (_wild(a) and _wild(b)):
+        return False
+    head_a, head_b = re.split(r"[*?]", a, maxsplit=1)[0], re.split(r"[*?]", b, maxsplit=1)[0]
+    tail_a, tail_b = re.split(r"[*?]", a)[-1], re.split(r"[*?]", b)[-1]
+    heads_agree = head_a.startswith(head_b) or head_b.startswith(head_a)
+    tails_agree = tail_a.endswith(tail_b) or tail_b.endswith(tail_a)
+    return heads_agree and tails_agree
 
 
 def actions_of(statement: dict[str, Any]) -> tuple[list[str], bool]:
@@ -113,42 +238,171 @@ def actions_of(statement: dict[str, Any]) -> tuple[list[str], bool]:
     return [str(a) for a in as_list(statement.get("Action"))], False
 
 
-def covers(pattern: str, action: str) -> bool:
-    """IAM action matching: case-insensitive, ``*`` and ``?`` wildcards."""
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+def resources_of(statement: dict[str, Any]) -> tuple[list[str], bool]:
+    """Resource patterns, and whether they are a ``NotResource``. No element at all (invalid in
+    a bucket policy) reads as every resource."""
+    if "NotResource" in statement:
+        return [str(r) for r in as_list(statement["NotResource"])], True
+    if "Resource" not in statement:
+        return ["*"], False
+    return [str(r) for r in as_list(statement["Resource"])], False
 
 
 def applies_to(statement: dict[str, Any], action: str) -> bool:
+    """Does the statement name ``action`` (a concrete action)?"""
     patterns, negated = actions_of(statement)
     matched = any(covers(p, action) for p in patterns)
     return not matched if negated else matched
 
 
-def covers_everything(statement: dict[str, Any]) -> bool:
-    """``Action: "*"`` or ``"s3:*"`` (so every S3 request)."""
-    patterns, negated = actions_of(statement)
-    return not negated and any(p in {"*", "s3:*"} for p in patterns)
+def _everything(patterns: list[str]) -> bool:
+    return any(p in {"*", "s3:*"} for p in patterns)  # a bucket policy grants S3 actions only
 
 
-def denied_to_everyone(policy: dict[str, Any] | None, actions: tuple[str, ...]) -> bool:
-    """True when an unconditional ``Deny`` to everyone covers all of ``actions``.
+def _deny_covers_action(deny: dict[str, Any], action: str, allow_negated: list[str] | None) -> bool:
+    """Does the Deny cover ``action`` (an Allow pattern), or, with ``allow_negated``, all that an
+    Allow ``NotAction`` grants?"""
+    patterns, negated = actions_of(deny)
+    if allow_negated is not None:  # the Allow grants everything but allow_negated
+        if not negated:
+            return _everything(patterns)
+        # Deny everything but M covers "everything but N" when every m in M is inside N
+        return all(any(covers(n, m) for n in allow_negated) for m in patterns)
+    if negated:
+        return not any(_overlap(p, action) for p in patterns)
+    return any(covers(p, action) for p in patterns)
 
-    Such a Deny wins over any Allow (explicit deny), so an Allow of those actions grants nothing.
-    A conditional Deny (e.g. only over plain HTTP) denies only some requests: it does not count.
-    """
+
+def _deny_covers_resource(deny: dict[str, Any], resource: str, allow_negated: bool) -> bool:
+    patterns, negated = resources_of(deny)
+    if allow_negated:  # the Allow's NotResource reaches an open set: only a Deny on "*" covers
+        return not negated and "*" in patterns
+    if negated:
+        return not any(_overlap(p, resource, case_sensitive=True) for p in patterns)
+    return any(fnmatch.fnmatchcase(resource, p) for p in patterns)
+
+
+def _deny_reaches_the_public(deny: dict[str, Any]) -> tuple[bool, str]:
+    """Does this Deny apply to every caller a public Allow lets in? With the reason when not."""
+    if deny.get("Effect") != "Deny":
+        return False, "not a Deny"
+    if "NotPrincipal" in deny:
+        if is_everyone(deny["NotPrincipal"]):
+            return False, "its NotPrincipal exempts everyone"
+    elif not is_everyone(deny.get("Principal")):
+        return False, "its principal is not everyone"
+    try:
+        conditions = conditions_of(deny)
+    except MalformedCondition as exc:
+        return False, f"its condition is unreadable ({exc})"
+    partial = [c for c in conditions if not c.denies_all_but_a_fixed_set()]
+    if partial:
+        return False, f"it applies only when {partial[0].text()}"
+    return True, ""
+
+
+def cancelling_denies(
+    policy: dict[str, Any] | None, allow: dict[str, Any]
+) -> tuple[list[str], str]:
+    """The labels of the Deny statements that together cancel every action on every resource of
+    ``allow``; an empty list (and what is left uncovered) when they do not."""
     denies = [
-        st
-        for st in statements(policy)
-        if st.get("Effect") == "Deny"
-        and is_everyone(st.get("Principal"))
-        and not st.get("Condition")
+        (statement_label(st, i), st)
+        for i, st in enumerate(statements(policy))
+        if _deny_reaches_the_public(st)[0]
     ]
-    if not denies or not actions:
-        return False
-    return all(
-        any(covers_everything(d) or any(covers(p, a) for p in actions_of(d)[0]) for d in denies)
-        for a in actions
-    )
+    actions, actions_negated = actions_of(allow)
+    resources, resources_negated = resources_of(allow)
+    units = [(None, a) for a in actions] if not actions_negated else [(actions, "")]
+    used: list[str] = []
+    for negated_list, action in units:
+        for resource in resources:
+            by = next(
+                (
+                    label
+                    for label, d in denies
+                    if _deny_covers_action(d, action, negated_list)
+                    and _deny_covers_resource(d, resource, resources_negated)
+                ),
+                None,
+            )
+            if by is None:
+                what = f"NotAction {', '.join(actions)}" if negated_list is not None else action
+                return [], f"no Deny to everyone covers {what} on {resource}"
+            if by not in used:
+                used.append(by)
+    return used, ""
+
+
+def denied_to_everyone(policy: dict[str, Any] | None, allow: dict[str, Any], action: str) -> bool:
+    """True when Deny statements to every public caller cover ``action`` on all of ``allow``'s
+    resources (used by ``cross_account`` per sensitive action)."""
+    one = {k: v for k, v in allow.items() if k not in ("Action", "NotAction")}
+    return bool(cancelling_denies(policy, {**one, "Action": action})[0])
+
+
+# --- the verdict -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementVerdict:
+    """Why one Allow-to-everyone statement is public, or is not."""
+
+    label: str  # Sid, or "#<index>" when the statement has none
+    index: int
+    actions: tuple[str, ...]
+    public: bool
+    why: str
+    conditions: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        acts = ", ".join(self.actions) or "no action"
+        return f"statement {self.label} ({acts}) {self.why}"
+
+
+def evaluate_policy(policy: dict[str, Any] | None) -> list[StatementVerdict]:
+    """One verdict per Allow statement that names everyone (or uses ``NotPrincipal``)."""
+    verdicts: list[StatementVerdict] = []
+    for index, st in enumerate(statements(policy)):
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in st:
+            who = "allows everyone outside its NotPrincipal"
+        elif is_everyone(st.get("Principal")):
+            who = "allows principal '*'"
+        else:
+            continue
+        label = statement_label(st, index)
+        patterns, negated = actions_of(st)
+        actions = tuple(f"NotAction {p}" for p in patterns) if negated else tuple(patterns)
+        try:
+            conditions = conditions_of(st)
+        except MalformedCondition as exc:
+            conditions, who = [], f"{who}; its condition is unreadable ({exc}), read as none"
+        shown = tuple(c.text() for c in conditions)
+        pinning = next((c for c in conditions if c.pins()), None)
+        if pinning is not None:
+            why = f"{who} but is pinned by {pinning.text()}"
+            verdicts.append(StatementVerdict(label, index, actions, False, why, shown))
+            continue
+        denied_by, uncovered = cancelling_denies(policy, st)
+        if denied_by:
+            why = f"{who} but is cancelled by Deny {', '.join(denied_by)}"
+            verdicts.append(StatementVerdict(label, index, actions, False, why, shown))
+            continue
+        unpinned = "; ".join(f"{c.text()} {c.why_not_pinning()}" for c in conditions)
+        why = (
+            f"{who} with no condition pinning the caller"
+            + (f" ({unpinned})" if unpinned else "")
+            + f", and {uncovered}"
+        )
+        verdicts.append(StatementVerdict(label, index, actions, True, why, shown))
+    return verdicts
+
+
+def public_statements(policy: dict[str, Any] | None) -> list[StatementVerdict]:
+    """Allow statements that any caller on the internet can use."""
+    return [v for v in evaluate_policy(policy) if v.public]
 
 
 def secure_transport_denials(policy: dict[str, Any] | None) -> list[str]:
@@ -157,16 +411,24 @@ def secure_transport_denials(policy: dict[str, Any] | None) -> list[str]:
     for index, st in enumerate(statements(policy)):
         if st.get("Effect") != "Deny" or not is_everyone(st.get("Principal")):
             continue
-        if not covers_everything(st):
+        patterns, negated = actions_of(st)
+        if negated or not _everything(patterns):
             continue
         condition = st.get("Condition") or {}
+        if not isinstance(condition, dict):
+            continue
         for operator in ("Bool", "BoolIfExists"):
-            clause = {k.lower(): v for k, v in (condition.get(operator) or {}).items()}
+            clause = condition.get(operator) or {}
+            if not isinstance(clause, dict):
+                continue
+            clause = {k.lower(): v for k, v in clause.items()}
             values = [str(v).lower() for v in as_list(clause.get("aws:securetransport"))]
             if values == ["false"]:
                 found.append(statement_label(st, index))
     return found
 
+
+# --- cross-account grants --------------------------------------------------------------------
 
 _ACCOUNT_IN_ARN = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):")
 
@@ -195,17 +457,24 @@ def principal_owners(principal: Any) -> list[str]:
     return owners
 
 
-def _pinned_accounts(condition: Any) -> set[str] | None:
-    """Accounts a condition restricts callers to, when it does (aws:PrincipalAccount...)."""
-    if not isinstance(condition, dict):
+_ACCOUNT_KEYS = frozenset({"aws:principalaccount", "aws:sourceaccount"})
+
+
+def pinned_accounts(statement: dict[str, Any]) -> set[str] | None:
+    """The accounts a statement's conditions restrict callers to, when they do: a pinning
+    condition (positive operator, fixed values) on ``aws:PrincipalAccount``/``aws:SourceAccount``.
+    ``StringNotEquals aws:PrincipalAccount <own>`` restricts to everyone *but* the account: None.
+    An unreadable condition restricts nothing."""
+    try:
+        conditions = conditions_of(statement)
+    except MalformedCondition:
         return None
-    for clauses in condition.values():
-        if not isinstance(clauses, dict):
-            continue
-        for key, values in clauses.items():
-            if key.lower() in {"aws:principalaccount", "aws:sourceaccount"}:
-                return set(map(str, as_list(values)))
-    return None
+    pinned: set[str] | None = None
+    for c in conditions:
+        if c.key.lower() in _ACCOUNT_KEYS and c.pins():
+            values = set(c.values)
+            pinned = values if pinned is None else pinned & values  # conditions are ANDed
+    return pinned
 
 
 @dataclass(frozen=True)
@@ -223,24 +492,25 @@ def external_grants(
 ) -> list[Grant]:
     """Allow statements that give any of ``actions`` to someone outside the account and trusted.
 
-    An action that an unconditional Deny to everyone also covers is not granted. AWS service
-    principals are not outsiders. A ``*`` principal pinned by aws:PrincipalAccount to
-    trusted accounts is not either; canonical users and federated identities are (their owner
-    cannot be told from the policy), as is ``*`` unpinned.
+    An action that Deny statements to every public caller cover is not granted. AWS service
+    principals are not outsiders. A ``*`` principal (or a ``NotPrincipal``, which allows everyone
+    else) pinned by aws:PrincipalAccount to trusted accounts is not either; canonical users and
+    federated identities are (their owner cannot be told from the policy), as is ``*`` unpinned.
     """
     inside = {own_account, *trusted}
     found: list[Grant] = []
     for index, st in enumerate(statements(policy)):
-        if st.get("Effect") != "Allow" or "Principal" not in st:
+        if st.get("Effect") != "Allow" or not ("Principal" in st or "NotPrincipal" in st):
             continue
         granted = tuple(
-            a for a in actions if applies_to(st, a) and not denied_to_everyone(policy, (a,))
+            a for a in actions if applies_to(st, a) and not denied_to_everyone(policy, st, a)
         )
         if not granted:
             continue
-        pinned = _pinned_accounts(st.get("Condition"))
+        pinned = pinned_accounts(st)
+        owners = ["*"] if "NotPrincipal" in st else principal_owners(st["Principal"])
         outsiders = []
-        for owner in principal_owners(st["Principal"]):
+        for owner in owners:
             if owner.startswith("service:") or owner in inside:
                 continue
             if owner == "*" and pinned is not None and pinned <= inside:

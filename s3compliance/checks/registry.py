@@ -30,11 +30,34 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """The value a check sees for a *corroborating* document that could not be read.
+
+    A required document that fails makes the check ERROR before it runs; a corroborating one is
+    handed in as this marker, so that a verdict the other documents already prove still stands
+    and only a verdict that the missing document could change becomes ERROR (the check returns
+    :meth:`Verdict.undetermined`). A check that forgets the marker and reads it as a document
+    raises, which the scan turns into an ERROR finding too: never a silent PASS.
+    """
+
+    document: str
+    error_code: str
+
+
+@dataclass(frozen=True)
 class Verdict:
-    passed: bool
+    passed: bool | None  # None: undetermined, the document named in ``needs`` could change it
     reason: str
     #: What the check worked out from the documents (kept in the finding's evidence).
     analysis: dict[str, Any] = field(default_factory=dict)
+    needs: str = ""
+
+    @classmethod
+    def undetermined(
+        cls, missing: Unreadable, reason: str, analysis: dict[str, Any] | None = None
+    ) -> Verdict:
+        """The readable documents do not settle it and ``missing`` could: the finding is ERROR."""
+        return cls(None, reason, analysis or {}, needs=missing.document)
 
 
 CheckFn = Callable[[Mapping[str, Any], Settings], Verdict]
@@ -50,6 +73,13 @@ class Check:
     remediation: str
     fn: CheckFn = field(compare=False)
     scope: str = "bucket"  # "account": one finding per account, not per bucket
+    #: Documents that can confirm or change a verdict but need not be read for one; the others
+    #: in ``documents`` are required (unreadable: the check is ERROR without running).
+    corroborating: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(d for d in self.documents if d not in self.corroborating)
 
     @property
     def frameworks(self) -> list[str]:
@@ -84,8 +114,13 @@ def check(
     violation: str,
     remediation: str,
     scope: str = "bucket",
+    corroborating: tuple[str, ...] = (),
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function (its place in the catalogue is given by :data:`ORDER`)."""
+    """Register a check function (its place in the catalogue is given by :data:`ORDER`).
+
+    ``documents`` are all the documents it reads; those also named in ``corroborating`` may be
+    :class:`Unreadable` when the function runs.
+    """
 
     def register(fn: CheckFn) -> CheckFn:
         if id in _REGISTERED:
@@ -95,6 +130,8 @@ def check(
         unknown = [d for d in documents if d not in DOCUMENTS]
         if unknown:
             raise ValueError(f"check {id!r}: unknown evidence documents {unknown}")
+        if not set(corroborating) < set(documents):
+            raise ValueError(f"check {id!r}: corroborating documents must be some of its documents")
         _REGISTERED[id] = Check(
             id=id,
             title=title,
@@ -104,6 +141,7 @@ def check(
             remediation=remediation,
             fn=fn,
             scope=scope,
+            corroborating=corroborating,
         )
         return fn
 

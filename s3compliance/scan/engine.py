@@ -19,7 +19,14 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from s3compliance.checks import CATALOGUE, Check, Settings, documents_needed, select_checks
+from s3compliance.checks import (
+    CATALOGUE,
+    Check,
+    Settings,
+    Unreadable,
+    documents_needed,
+    select_checks,
+)
 from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.checks.frameworks import framework_summary
 from s3compliance.params import Params
@@ -169,24 +176,47 @@ def _error(
 def evaluate(
     checks: list[Check], evidence: BucketEvidence, settings: Settings, base: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Run each check on the bucket's evidence; a check whose document failed is ERROR."""
+    """Run each check on the bucket's evidence.
+
+    A check whose *required* document failed is ERROR without running. A *corroborating*
+    document that failed is handed to the check as :class:`Unreadable`: a verdict the other
+    documents prove stands (its evidence names what could not be read), and a verdict the
+    missing document could change comes back undetermined and becomes ERROR with its error code.
+    """
     rows: list[dict[str, Any]] = []
+    docs = evidence.documents
     for check in checks:
-        failed = next((d for d in check.documents if not evidence.documents[d].ok), None)
+        failed = next((d for d in check.required if not docs[d].ok), None)
         if failed is not None:
-            doc = evidence.documents[failed]
-            api = DOCUMENTS[failed].api
-            reason = f"{api} failed with {doc.error_code}; the check was not evaluated."
-            rows.append(_error(check, base, reason, doc.error_code, api, doc.error_message))
+            rows.append(_document_error(check, base, failed, docs[failed]))
             continue
-        values = {d: evidence.documents[d].value for d in check.documents}
+        values = {d: docs[d].value for d in check.documents if docs[d].ok}
+        unreadable = {
+            d: Unreadable(d, docs[d].error_code) for d in check.documents if not docs[d].ok
+        }
         try:
-            verdict = check.evaluate({**values, "bucket": evidence.bucket}, settings)
+            verdict = check.evaluate({**values, **unreadable, "bucket": evidence.bucket}, settings)
         except Exception as exc:  # a document shaped as no check expected: never a crashed run
             log.exception("check %s failed on bucket %s", check.id, evidence.bucket)
             reason = f"The check could not read the configuration ({type(exc).__name__})."
             rows.append(_error(check, base, reason, "CheckFailed", "", repr(exc), values))
             continue
+        if verdict.passed is None:
+            missing = docs[verdict.needs]
+            api = DOCUMENTS[verdict.needs].api
+            reason = f"{verdict.reason} {api} failed with {missing.error_code}."
+            rows.append(
+                _error(check, base, reason, missing.error_code, api, missing.error_message, values)
+            )
+            continue
+        shown: dict[str, Any] = dict(values)
+        if verdict.analysis:
+            shown["analysis"] = verdict.analysis
+        if unreadable:
+            shown["unreadable"] = {
+                d: {"api": DOCUMENTS[d].api, "error_code": u.error_code}
+                for d, u in unreadable.items()
+            }
         rows.append(
             _finding(
                 check,
@@ -194,10 +224,16 @@ def evaluate(
                 status="PASS" if verdict.passed else "FAIL",
                 reason=verdict.reason,
                 violation="" if verdict.passed else check.violation_text(settings),
-                evidence={**values, "analysis": verdict.analysis} if verdict.analysis else values,
+                evidence=shown,
             )
         )
     return rows
+
+
+def _document_error(check: Check, base: dict[str, Any], name: str, doc: Document) -> dict:
+    api = DOCUMENTS[name].api
+    reason = f"{api} failed with {doc.error_code}; the check was not evaluated."
+    return _error(check, base, reason, doc.error_code, api, doc.error_message)
 
 
 def _location_errors(checks: list[Check], code: str, base: dict[str, Any]) -> list[dict]:
