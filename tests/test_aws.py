@@ -70,3 +70,28 @@ def test_make_session_with_and_without_profile(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert make_session("audit").region_name == "eu-west-2"
     assert make_session(None).profile_name == "default"
+
+
+def test_get_caller_identity_goes_through_the_retry_policy() -> None:
+    """Issue 10, 6: one throttled GetCallerIdentity must not leave the account id unknown."""
+    from botocore.stub import Stubber
+
+    from s3compliance.scan.retry import RetryPolicy
+
+    clients = Clients(boto3.Session(region_name="us-east-1"))
+    retry = RetryPolicy(3, 0, sleep=lambda _s: None)
+    with Stubber(clients.sts()) as stub:
+        stub.add_client_error("get_caller_identity", "Throttling", http_status_code=400)
+        stub.add_response(
+            "get_caller_identity",
+            {
+                "Account": "123456789012",
+                "UserId": "AIDA",
+                "Arn": "arn:aws:iam::123456789012:user/u",
+            },
+        )
+        assert clients.account_id(retry) == "123456789012"
+    assert retry.counter.count == 1
+    with Stubber(clients.sts()) as stub:
+        stub.add_client_error("get_caller_identity", "AccessDenied", http_status_code=403)
+        assert clients.account_id(retry) == "unknown"

@@ -487,13 +487,9 @@ CASES += [
     ),
     (
         "replication",
-        {
-            "replication": replication_doc(
-                repl_rule("foreign"), regions={"foreign": "error:AccessDenied"}
-            )
-        },
+        {"replication": replication_doc(repl_rule("gone"), regions={"gone": "error:NoSuchBucket"})},
         False,
-        "unknown (AccessDenied)",
+        "unknown (NoSuchBucket)",
     ),
     (
         "kms_encryption",

@@ -6,10 +6,17 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, NoCredentialsError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from botocore.stub import Stubber
 
-from s3compliance.scan.evidence import DOCUMENTS, fetch_document
+from s3compliance.checks.documents import DOCUMENTS
+from s3compliance.scan.evidence import fetch_document
 from s3compliance.scan.retry import RetryCounter, RetryPolicy, is_transient
 
 
@@ -46,6 +53,13 @@ def client_error(code: str, status: int) -> ClientError:
         (client_error("Whatever", 502), True),
         (client_error("", 429), True),
         (ReadTimeoutError(endpoint_url="http://x"), True),
+        (client_error("ThrottledException", 400), True),  # botocore knows more codes than we did
+        (client_error("BandwidthLimitExceeded", 400), True),
+        (client_error("Whatever", 507), True),  # spec: any 5xx but 501
+        (ConnectionClosedError(endpoint_url="http://x"), True),
+        (EndpointConnectionError(endpoint_url="http://x"), True),
+        (client_error("NotImplemented", 501), False),  # an S3-compatible endpoint lacks the API
+        (client_error("RequestTimeTooSkewed", 403), False),  # the clock stays skewed
         (client_error("AccessDenied", 403), False),
         (client_error("NoSuchBucket", 404), False),
         (client_error("PermanentRedirect", 301), False),
@@ -118,3 +132,22 @@ def test_unreadable_policy_document_is_an_error_not_a_crash(stubbed) -> None:
     stub.add_response("get_bucket_policy", {"Policy": "{not json"}, {"Bucket": "b"})
     doc = fetch_document(DOCUMENTS["policy"], client, "b", policy()[0])
     assert doc.error_code == "JSONDecodeError"
+
+
+def test_a_modelled_retryable_error_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's ModeledRetryableChecker reads the operation's error shapes. S3 marks none
+    retryable, so an operation model whose error shape carries the retryable trait stands in."""
+    from types import SimpleNamespace
+
+    from s3compliance.scan import retry as retry_module
+
+    real = retry_module._operation_models("GetBucketVersioning")
+    assert real and {m.name for m in real} == {"GetBucketVersioning"}  # s3 (and s3control)
+    error = client_error("BusyNow", 409)
+    error.operation_name = "GetBucketVersioning"
+    assert is_transient(error) is False
+    shape = SimpleNamespace(name="BusyNow", metadata={"retryable": {"throttling": True}})
+    monkeypatch.setattr(
+        retry_module, "_operation_models", lambda name: (SimpleNamespace(error_shapes=[shape]),)
+    )
+    assert is_transient(error) is True

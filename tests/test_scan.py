@@ -347,11 +347,10 @@ def test_replication_destinations_are_located_once(account, params) -> None:
     assert evidence["DestinationRegions"] == {"dr-target": "eu-west-1"}
 
 
-def test_replication_to_a_foreign_bucket_names_the_lookup_error(account, params) -> None:
-    account.bucket("src-x", versioning="Enabled")
-    account.bucket("their-bucket", versioning="Enabled")
+def _replicate(account, source: str, target: str) -> None:
+    account.bucket(source, versioning="Enabled")
     account.s3.put_bucket_replication(
-        Bucket="src-x",
+        Bucket=source,
         ReplicationConfiguration={
             "Role": "arn:aws:iam::123456789012:role/r",
             "Rules": [
@@ -361,18 +360,69 @@ def test_replication_to_a_foreign_bucket_names_the_lookup_error(account, params)
                     "Priority": 1,
                     "Filter": {},
                     "DeleteMarkerReplication": {"Status": "Disabled"},
-                    "Destination": {"Bucket": "arn:aws:s3:::their-bucket"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{target}"},
                 }
             ],
         },
     )
+
+
+def test_a_foreign_destination_is_located_by_head_bucket_even_when_refused(account, params):
+    """GetBucketLocation on another account's bucket is refused; HeadBucket answers 403 with the
+    bucket's region in ``x-amz-bucket-region`` (S3 API reference, HeadBucket)."""
+    account.bucket("their-bucket", region="eu-west-1", versioning="Enabled")
+    _replicate(account, "src-x", "their-bucket")
     account.faults.fail("their-bucket", "GetBucketLocation", "AccessDenied")
-    params = replace(params, checks=["replication"], include=["src-*"])
-    result = run_scan(params, clients=account.clients(), **NO_SLEEP)
-    row = result.findings.iloc[0]
-    assert (
-        row["status"] == "FAIL" and "region of their-bucket unknown (AccessDenied)" in row["reason"]
+    account.faults.fail(
+        "their-bucket", "HeadBucket", "AccessDenied", headers={"x-amz-bucket-region": "eu-west-1"}
     )
+    params = replace(params, checks=["replication"], include=["src-*"])
+    clients = account.clients()
+    result = run_scan(params, clients=clients, **NO_SLEEP)
+    row = result.findings.iloc[0]
+    assert row["status"] == "PASS" and "their-bucket in eu-west-1" in row["reason"]
+    assert clients.recorder.by_bucket_operation[("their-bucket", "HeadBucket")] == 1
+
+
+def test_a_destination_whose_region_stays_hidden_is_error_not_fail(account, params) -> None:
+    account.bucket("hidden", versioning="Enabled")
+    _replicate(account, "src-h", "hidden")
+    account.faults.fail("hidden", "GetBucketLocation", "AccessDenied")
+    account.faults.fail("hidden", "HeadBucket", "AccessDenied")  # no region header
+    params = replace(params, checks=["replication"], include=["src-*"])
+    row = run_scan(params, clients=account.clients(), **NO_SLEEP).findings.iloc[0]
+    assert (row["status"], row["error_code"]) == ("ERROR", "AccessDenied")
+    assert row["violation"] == ""
+
+
+def test_a_destination_that_does_not_exist_fails(account, params) -> None:
+    _replicate(account, "src-gone", "gone-bucket")
+    account.faults.fail("gone-bucket", "GetBucketLocation", "NoSuchBucket")
+    params = replace(params, checks=["replication"], include=["src-*"])
+    row = run_scan(params, clients=account.clients(), **NO_SLEEP).findings.iloc[0]
+    assert (
+        row["status"] == "FAIL" and "region of gone-bucket unknown (NoSuchBucket)" in row["reason"]
+    )
+
+
+def test_a_throttled_location_lookup_is_retried_never_cached_never_fail(account, params) -> None:
+    """Issue 10, 5: SlowDown that outlives its retries is ERROR for the bucket that asked, and the
+    next bucket asking for the same destination looks again (and here succeeds)."""
+    account.bucket("dr-copy", region="eu-west-1", versioning="Enabled")
+    _replicate(account, "src-1", "dr-copy")
+    _replicate(account, "src-2", "dr-copy")
+    account.faults.fail("dr-copy", "GetBucketLocation", "SlowDown", times=3)  # = retry_attempts
+    params = replace(params, checks=["replication"], include=["src-*"], max_workers=1)
+    clients = account.clients(max_workers=1)
+    result = run_scan(params, clients=clients, **NO_SLEEP)
+    by_bucket = result.findings.set_index("bucket")
+    assert (by_bucket.loc["src-1", "status"], by_bucket.loc["src-1", "error_code"]) == (
+        "ERROR",
+        "SlowDown",
+    )
+    assert by_bucket.loc["src-2", "status"] == "PASS"
+    assert clients.recorder.by_bucket_operation[("dr-copy", "GetBucketLocation")] == 4
+    assert result.retries >= 2
 
 
 def test_public_access_keeps_both_verdicts_in_the_evidence(account, params) -> None:
@@ -485,3 +535,18 @@ def test_an_unreadable_policy_status_never_flips_a_proven_verdict(account, param
     )
     assert rows.loc["no-policy", "status"] == "PASS"
     assert result.buckets.set_index("bucket").loc["reads-private", "status"] == "unknown"
+
+
+def test_an_endpoint_that_does_not_implement_an_api_costs_one_call_per_bucket(account, params):
+    """Issue 10, 6: 501 NotImplemented (an S3-compatible endpoint without the metrics API) is
+    not retried: one call per bucket, ERROR, and the other checks unaffected."""
+    for name in ("s3-compat-a", "s3-compat-b"):
+        account.compliant_bucket(name)
+        account.faults.fail(name, "ListBucketMetricsConfigurations", "NotImplemented")
+    clients = account.clients()
+    result = run_scan(params, clients=clients, **NO_SLEEP)
+    for name in ("s3-compat-a", "s3-compat-b"):
+        assert clients.recorder.by_bucket_operation[(name, "ListBucketMetricsConfigurations")] == 1
+        assert statuses(result, name)["cloudwatch_metrics"] == "ERROR"
+        assert statuses(result, name)["versioning"] == "PASS"
+    assert result.retries == 0

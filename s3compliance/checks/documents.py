@@ -81,6 +81,8 @@ DOCUMENTS: dict[str, DocumentSpec] = {
         _doc(
             "replication",
             "GetBucketReplication",
+            # destination regions: GetBucketLocation, else HeadBucket's region header (answered
+            # even on 403, so it needs no permission of its own)
             ("s3:GetReplicationConfiguration", "s3:GetBucketLocation"),
             "ReplicationConfigurationNotFoundError",
         ),

@@ -20,6 +20,8 @@ GET_LOCATION = "s3:GetBucketLocation"
 OPERATION_PERMISSIONS: dict[str, str] = {
     "ListBuckets": LIST_BUCKETS,
     "GetBucketLocation": GET_LOCATION,
+    # another account's replication destination: its region comes back even on a 403
+    "HeadBucket": "",
     "sts:GetCallerIdentity": "",  # needs no permission
     "PutBucketTagging": "s3:PutBucketTagging",
     "sns:Publish": "sns:Publish",

@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from s3compliance.params import DEFAULT_REGION
+from s3compliance.scan.retry import RetryPolicy
 
 _ACCOUNT_PREFIX = re.compile(r"^(https?://)\d{12}\.")
 
@@ -125,10 +126,14 @@ class Clients:
     def s3control(self, region: str = DEFAULT_REGION) -> Any:
         return self._client("s3control", region)
 
-    def account_id(self) -> str:
-        """The caller's account id, or ``unknown`` when STS cannot say (the scan still runs)."""
+    def account_id(self, retry: RetryPolicy | None = None) -> str:
+        """The caller's account id, or ``unknown`` when STS cannot say (the scan still runs).
+
+        Through the retry policy: one throttled GetCallerIdentity must not make every
+        account-level document fail."""
+        retry = retry or RetryPolicy()
         try:
-            return str(self.sts().get_caller_identity()["Account"])
+            return str(retry.call(self.sts().get_caller_identity)["Account"])
         except ClientError:
             return "unknown"
 

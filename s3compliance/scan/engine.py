@@ -372,12 +372,12 @@ class Scanner:
 
         ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
         """
-        account_id = self.clients.account_id()
+        account_id = self.clients.account_id(self.retry)
         account_docs = fetch_account_documents(
             self.documents, self.clients.s3control(), account_id, self.retry
         )
         locations = LocationCache(
-            dict(zip(discovered["bucket"], discovered["region"], strict=True))
+            dict(zip(discovered["bucket"], discovered["region"], strict=True)), self.retry
         )
         rows: list[dict[str, Any]] = []
         tags: dict[str, dict[str, str] | None] = {}

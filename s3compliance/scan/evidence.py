@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3compliance.checks.documents import DOCUMENTS, DocumentSpec
 from s3compliance.scan.aws import error_code
 from s3compliance.scan.discovery import locate
-from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.retry import RetryPolicy, is_transient
 
 
 @dataclass(frozen=True)
@@ -90,29 +90,79 @@ def _fetch_object_lock(client: Any, bucket: str) -> dict[str, Any]:
     return client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
 
 
-class LocationCache:
-    """Bucket regions already known (from discovery) or looked up once per scan."""
+class RegionUnknown(Exception):
+    """A bucket's region could not be learned (a transient error that outlived its retries, or a
+    refusal that hid the region). Not a fact about the bucket: never cached, never a verdict."""
 
-    def __init__(self, known: dict[str, str] | None = None) -> None:
+    def __init__(self, bucket: str, code: str, message: str) -> None:
+        super().__init__(f"region of {bucket} unknown: {code}: {message}")
+        self.code = code
+
+
+#: Answers that are facts about a destination bucket: it does not exist.
+_MISSING_BUCKET = frozenset({"NoSuchBucket", "404", "NotFound"})
+
+
+def head_bucket_region(client: Any, bucket: str) -> str:
+    """The region from HeadBucket's ``x-amz-bucket-region`` header, which S3 sends even when it
+    refuses the request (403): how the region of another account's bucket is learned."""
+    try:
+        response = client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        response = exc.response
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if not headers.get("x-amz-bucket-region"):
+            raise
+    return str(response["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"])
+
+
+class LocationCache:
+    """Bucket regions already known (from discovery) or looked up once per scan.
+
+    Only facts are kept: a region, or ``error:NoSuchBucket`` for a destination that does not
+    exist. A lookup that failed otherwise raises :class:`RegionUnknown` and is tried again by the
+    next bucket that asks.
+    """
+
+    def __init__(
+        self, known: dict[str, str] | None = None, retry: RetryPolicy | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._regions: dict[str, str] = dict(known or {})
+        self._retry = retry or RetryPolicy()
 
     def region(self, client: Any, bucket: str) -> str:
-        """The bucket's region, or ``error:<code>`` (e.g. a foreign bucket's AccessDenied).
+        """The bucket's region, or ``error:<code>`` when the bucket does not exist.
 
-        Threads asking for the same bucket wait for one lookup instead of each making their own.
+        GetBucketLocation first; when it is refused (another account's bucket), HeadBucket's
+        region header. Threads asking for the same bucket wait for one lookup.
         """
         with self._lock:
             key_lock = self._key_locks.setdefault(bucket, threading.Lock())
         with key_lock:
             if bucket not in self._regions:
-                try:
-                    region = locate(client, bucket)
-                except ClientError as exc:
-                    region = f"error:{error_code(exc)}"
-                self._regions[bucket] = region
+                self._regions[bucket] = self._lookup(client, bucket)
             return self._regions[bucket]
+
+    def _lookup(self, client: Any, bucket: str) -> str:
+        try:
+            return self._retry.call(locate, client, bucket)
+        except ClientError as exc:
+            if error_code(exc) in _MISSING_BUCKET:
+                return f"error:{error_code(exc)}"
+            if is_transient(exc):
+                raise RegionUnknown(bucket, error_code(exc), str(exc)) from exc
+        except BotoCoreError as exc:
+            raise RegionUnknown(bucket, error_code(exc), str(exc)) from exc
+        try:
+            return self._retry.call(head_bucket_region, client, bucket)
+        except ClientError as exc:
+            if error_code(exc) in _MISSING_BUCKET:
+                return f"error:{error_code(exc)}"
+            raise RegionUnknown(bucket, error_code(exc), str(exc)) from exc
+        except BotoCoreError as exc:
+            raise RegionUnknown(bucket, error_code(exc), str(exc)) from exc
 
 
 def _bucket_of_arn(arn: str) -> str:
@@ -198,9 +248,11 @@ def fetch_document(
 
     ``target`` is the bucket name, or the account id for account-scope documents.
     """
-    extra = (locations or LocationCache(),) if spec.name in NEEDS_LOCATIONS else ()
+    extra = (locations or LocationCache(retry=retry),) if spec.name in NEEDS_LOCATIONS else ()
     try:
         return Document(value=_jsonable(retry.call(FETCHERS[spec.name], client, target, *extra)))
+    except RegionUnknown as exc:  # a destination's region: the document cannot be judged
+        return Document(error_code=exc.code, error_message=str(exc))
     except ClientError as exc:
         code = error_code(exc)
         if code in spec.not_found:

@@ -6,17 +6,20 @@ multiplied between two layers and every retry is counted here, where the report 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
+import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import OperationModel
+from botocore.retries.standard import (
+    ModeledRetryableChecker,
+    RetryContext,
+    ThrottledRetryableChecker,
+    TransientRetryableChecker,
 )
 from tenacity import (
     RetryCallState,
@@ -28,37 +31,59 @@ from tenacity import (
 
 T = TypeVar("T")
 
-#: Error codes that mean "try again later" (spec: checks.md, error handling).
-TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-    }
-)
+#: botocore's own classifiers (standard retry mode): throttling codes, transient codes, statuses
+#: 500/502/503/504 and connection/read errors, and errors the service model marks retryable.
+_CHECKERS = (ThrottledRetryableChecker(), TransientRetryableChecker(), ModeledRetryableChecker())
+#: Services whose models are consulted for retryable error shapes (the ones this package calls).
+_SERVICES = ("s3", "s3control", "sts", "sns", "sqs", "cloudwatch")
 
-_TRANSIENT_NETWORK_ERRORS = (
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    EndpointConnectionError,
-    ConnectionClosedError,
-)
+
+@functools.cache
+def _operation_models(operation: str) -> tuple[OperationModel, ...]:
+    """The models of the operations of that name among :data:`_SERVICES` (loaded once)."""
+    session = botocore.session.get_session()
+    models = []
+    for service in _SERVICES:
+        model = session.get_service_model(service)
+        if operation in model.operation_names:
+            models.append(model.operation_model(operation))
+    return tuple(models)
+
+
+class _Status:
+    """The part of an HTTP response botocore's transient checker reads."""
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for errors that a later attempt may not see: throttling, 5xx, 429 and timeouts."""
-    if isinstance(exc, _TRANSIENT_NETWORK_ERRORS):
-        return True
+    """True for errors that a later attempt may not see.
+
+    What is retryable is botocore's decision (its standard-mode checkers: throttling such as
+    ``SlowDown``/``Throttling``/``RequestLimitExceeded``, ``RequestTimeout``, HTTP 500/502/503/504,
+    connection and read timeouts, modelled retryable errors), plus what the spec adds: HTTP 429
+    and any other 5xx **except 501 NotImplemented**, which an S3-compatible endpoint answers for an
+    API it lacks and which no retry will change. ``RequestTimeTooSkewed`` is not retried: the
+    clock stays skewed.
+    """
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return code in TRANSIENT_CODES or status == 429 or status >= 500
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        contexts = [
+            RetryContext(
+                attempt_number=1,
+                operation_model=model,
+                parsed_response=exc.response,
+                http_response=_Status(status),
+            )
+            for model in (_operation_models(exc.operation_name) or (None,))
+        ]
+        if any(c.is_retryable(ctx) for c in _CHECKERS for ctx in contexts):
+            return True
+        return status == 429 or (500 <= status < 600 and status != 501)
+    if isinstance(exc, BotoCoreError):
+        context = RetryContext(attempt_number=1, caught_exception=exc)
+        return any(c.is_retryable(context) for c in _CHECKERS)
     return False
 
 

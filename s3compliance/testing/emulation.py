@@ -55,18 +55,22 @@ class _RawBody:
 ANSWERED_URL = "https://answered-by-emulation.invalid/"
 
 
-def _response(request: Any, status: int, body: str = "") -> AWSResponse:
+def _response(
+    request: Any, status: int, body: str = "", headers: dict[str, str] | None = None
+) -> AWSResponse:
     url, request.url = request.url, ANSWERED_URL
-    headers = {"content-type": "application/xml", "x-amz-request-id": "EMULATED"}
-    return AWSResponse(url, status, headers, _RawBody(body.encode("utf-8")))
+    all_headers = {"content-type": "application/xml", "x-amz-request-id": "EMULATED"}
+    return AWSResponse(url, status, all_headers | (headers or {}), _RawBody(body.encode("utf-8")))
 
 
-def _error(request: Any, status: int, code: str, message: str) -> AWSResponse:
+def _error(
+    request: Any, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> AWSResponse:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
     )
-    return _response(request, status, body)
+    return _response(request, status, body, headers)
 
 
 def bucket_of(url: str) -> str:
@@ -168,20 +172,33 @@ class FaultInjector:
         "NoSuchBucket": 404,
         "SlowDown": 503,
         "InternalError": 500,
+        "NotImplemented": 501,
     }
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: dict[tuple[str, str], list[Any]] = {}
+        self._headers: dict[tuple[str, str], dict[str, str]] = {}
 
     def install(self, session: boto3.Session) -> FaultInjector:
         session.events.register_first("before-send.s3", self)
         return self
 
-    def fail(self, bucket: str, operation: str, code: str, times: int | None = None) -> None:
-        """Answer ``operation`` on ``bucket`` with ``code``; ``times=None`` means every time."""
+    def fail(
+        self,
+        bucket: str,
+        operation: str,
+        code: str,
+        times: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer ``operation`` on ``bucket`` with ``code``; ``times=None`` means every time.
+
+        ``headers`` go on the error response (S3 sends ``x-amz-bucket-region`` on a refused
+        HeadBucket)."""
         with self._lock:
             self._faults[(bucket, operation)] = [code, times]
+            self._headers[(bucket, operation)] = dict(headers or {})
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         key = (bucket_of(request.url), event_name.rsplit(".", 1)[-1])
@@ -191,8 +208,8 @@ class FaultInjector:
                 return None
             if fault[1] is not None:
                 fault[1] -= 1
-            code = fault[0]
-        return _error(request, self.STATUS.get(code, 400), code, f"Injected {code}")
+            code, headers = fault[0], self._headers[key]
+        return _error(request, self.STATUS.get(code, 400), code, f"Injected {code}", headers)
 
 
 class MfaDeleteEmulator:
