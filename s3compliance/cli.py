@@ -102,9 +102,12 @@ def print_summary(result: ScanResult, report_dir: Path) -> None:
 
 
 def _exit_code(summary: dict) -> int:
-    return (
-        EXIT_FINDINGS if summary["non_compliant_buckets"] or summary["unknown_buckets"] else EXIT_OK
-    )
+    """3 when any bucket is non-compliant or unknown, or any finding (account-level ones
+    included) is FAIL or ERROR; else 0."""
+    failing = any(c["FAIL"] or c["ERROR"] for c in summary["by_check"].values())
+    if summary["non_compliant_buckets"] or summary["unknown_buckets"] or failing:
+        return EXIT_FINDINGS
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace, params: Params) -> int:
@@ -171,18 +174,20 @@ def _tag(args: argparse.Namespace) -> int:
             writes = clients.recorder.by_operation["PutBucketTagging"] - puts
             print(f"Second run: {int(second['written'].sum())} changes, {writes} writes")
         return _tag_exit(first)
+    from s3compliance.outputs.contract import ReportInvalid, read_report
+
     try:
-        report = json.loads(args.findings.read_text())
-        buckets = pd.DataFrame(
-            [
-                {"bucket": b["bucket_name"], "region": b["region"], "status": b["status"]}
-                for b in report["buckets"]
-            ],
-            columns=["bucket", "region", "status"],
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
+        report = read_report(args.findings)
+    except ReportInvalid as exc:
+        print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
         return EXIT_USAGE
+    buckets = pd.DataFrame(
+        [
+            {"bucket": b["bucket_name"], "region": b.get("region", ""), "status": b["status"]}
+            for b in report["buckets"]
+        ],
+        columns=["bucket", "region", "status"],
+    )
     clients = Clients(endpoint_url=args.endpoint_url)
     plan = tagging.plan_tags(
         buckets, args.tag_key, tagging.read_current_tags(buckets, clients, retry)
@@ -202,13 +207,14 @@ def _tag(args: argparse.Namespace) -> int:
 def _import_plan(args: argparse.Namespace) -> int:
     """Plan Pulumi imports from a findings file: no AWS call at all."""
     from s3compliance.iac import pulumi_import
+    from s3compliance.outputs.contract import ReportInvalid, read_report
 
     try:
-        report = json.loads(args.findings.read_text())
-        findings, buckets = pulumi_import.findings_from_report(report)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"s3compliance: cannot read the findings {args.findings}: {exc}", file=sys.stderr)
+        report = read_report(args.findings)
+    except ReportInvalid as exc:  # untrusted input: nothing is generated from a bad file
+        print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
         return EXIT_USAGE
+    findings, buckets = pulumi_import.findings_from_report(report)
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
     alarm = pulumi_import.alarm_for(args.alarm_threshold, report.get("regions", []))
     folder = pulumi_import.write_pulumi_folder(

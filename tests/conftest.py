@@ -146,3 +146,27 @@ def server_session(moto_server: str) -> Iterator[boto3.Session]:
     yield boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
+
+
+def minimal_report(*buckets: dict[str, Any]) -> dict[str, Any]:
+    """The smallest findings report the shipped schema accepts, with these bucket entries
+    (each needs ``bucket_name``, ``status`` and ``findings``)."""
+    return {
+        "schema_version": "1.0",
+        "tool_version": "0.1.0",
+        "generated_at": "2026-01-01T00:00:00Z",
+        "account_id": "123456789012",
+        "regions": ["us-east-1"],
+        "parameters": {},
+        "summary": {
+            "total_buckets": len(buckets),
+            "compliant_buckets": 0,
+            "non_compliant_buckets": 0,
+            "unknown_buckets": 0,
+            "high_severity_buckets": 0,
+            "by_check": {},
+        },
+        "non_compliant_buckets": [],
+        "buckets": list(buckets),
+        "errors": [],
+    }

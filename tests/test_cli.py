@@ -9,8 +9,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import minimal_report
 
+from s3compliance.checks.extended import BPA_FLAGS
 from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
+from s3compliance.scan.aws import Clients
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +70,30 @@ def test_all_compliant_exits_zero(moto_server, server_session, tmp_path, capsys)
     path = params_file(tmp_path, "checks: [versioning, encryption, lifecycle, public_access]\n")
     code = main(["scan", "--params", path, "--endpoint-url", moto_server])
     assert code == EXIT_OK, capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("public_access_block", "expected"),
+    [(None, EXIT_FINDINGS), (dict.fromkeys(BPA_FLAGS, True), EXIT_OK)],
+)
+def test_an_account_level_profile_scans_and_its_fail_sets_the_exit_code(
+    moto_server, server_session, tmp_path, capsys, public_access_block, expected
+) -> None:
+    """Issue 10, 7: `checks: [account_block_public_access]` crashed in build_report; and an
+    account-level FAIL must exit 3 like a bucket's."""
+    compliant(server_session, moto_server, "any-bucket")
+    if public_access_block:
+        Clients(server_session, moto_server).s3control().put_public_access_block(
+            AccountId="123456789012", PublicAccessBlockConfiguration=public_access_block
+        )
+    path = params_file(tmp_path, "checks: [account_block_public_access]\n")
+    code = main(["scan", "--params", path, "--endpoint-url", moto_server, "--run-id", "acct"])
+    assert code == expected, capsys.readouterr()
+    report = json.loads((tmp_path / "out" / "acct" / "findings.json").read_text())
+    assert report["buckets"][0]["findings"] == []
+    assert report["summary"]["compliant_buckets"] == 1
+    status = "PASS" if expected == EXIT_OK else "FAIL"
+    assert [f["status"] for f in report["account_findings"]] == [status]
 
 
 def test_endpoint_from_environment(moto_server, server_session, tmp_path, monkeypatch) -> None:
@@ -211,11 +238,8 @@ def test_tag_demo_shows_the_applied_plan_and_a_quiet_second_run(capsys) -> None:
 
 def test_tag_without_credentials_exits_2(tmp_path, capsys, monkeypatch) -> None:
     findings = tmp_path / "f.json"
-    findings.write_text(
-        json.dumps(
-            {"buckets": [{"bucket_name": "b-one", "region": "us-east-1", "status": "compliant"}]}
-        )
-    )
+    bucket = {"bucket_name": "b-one", "region": "us-east-1", "status": "compliant", "findings": []}
+    findings.write_text(json.dumps(minimal_report(bucket)))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert main(["tag", "--findings", str(findings)]) == EXIT_USAGE

@@ -337,3 +337,87 @@ def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys) -> None:
     assert code == EXIT_OK
     program = (folder / "pulumi" / "__main__.py").read_text()
     assert "threshold=3," in program and "demo-compliant-01" in program
+
+
+# --- Untrusted findings files (issue 10, 8) ----------------------------------------------------
+PAYLOAD = 'x"] = 0\nimport os; os.system("touch /tmp/pwned")\n#'
+
+
+def _crafted_report(tmp_path: Path, source: Path) -> Path:
+    report = json.loads(source.read_text())
+    report["buckets"][0]["bucket_name"] = PAYLOAD
+    crafted = tmp_path / "crafted" / "findings.json"
+    crafted.parent.mkdir()
+    crafted.write_text(json.dumps(report))
+    return crafted
+
+
+@pytest.fixture(scope="module")
+def demo_findings(tmp_path_factory) -> Path:
+    from s3compliance.outputs.report import write_report
+
+    folder = tmp_path_factory.mktemp("demo-run")
+    result = run_demo(demo_params(max_workers=8), progress=False)
+    return write_report(result, output_dir=folder, run_id="r") / "findings.json"
+
+
+@pytest.mark.parametrize("command", ["import-plan", "tag"])
+def test_a_crafted_findings_file_is_refused_in_one_line(
+    command, demo_findings, tmp_path, capsys
+) -> None:
+    crafted = _crafted_report(tmp_path, demo_findings)
+    assert main([command, "--findings", str(crafted)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a findings report" in err and "pattern" in err
+    assert "os.system" not in err  # the offending value is not echoed
+    assert not (crafted.parent / "pulumi").exists()
+
+
+@pytest.mark.parametrize(
+    "content", ["{not json", '{"buckets": []}', "[]", '{"schema_version": "9.9"}']
+)
+def test_malformed_findings_files_are_refused(content, tmp_path, capsys) -> None:
+    path = tmp_path / "findings.json"
+    path.write_text(content)
+    assert main(["import-plan", "--findings", str(path)]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith(f"s3compliance: cannot read the findings {path}:")
+    assert not (tmp_path / "pulumi").exists()
+
+
+def test_names_reach_the_program_only_through_repr(tmp_path) -> None:
+    """Even a plan built in Python (no schema in the way) cannot inject code: every name, id and
+    value is a literal, and the program parses to exactly the expected statements."""
+    import ast
+
+    odd = 'we"ird\n] = 0 #'
+    plan = pd.DataFrame(
+        [
+            {
+                "bucket": odd,
+                "region": "us-east-1",
+                "type": pi.BUCKET_TYPE,
+                "name": odd,
+                "id": odd,
+                "action": "import",
+                "note": "",
+                "inputs": {"bucket": odd, "region": "us-east-1"},
+                "ignore_changes": [],
+            }
+        ],
+        columns=pi.IMPORT_PLAN_COLUMNS,
+    )
+    tree = ast.parse(pi.render_program(plan))
+    assigns = [n for n in tree.body if isinstance(n, ast.Assign)]
+    subscripts = [a.targets[0] for a in assigns if isinstance(a.targets[0], ast.Subscript)]
+    assert [ast.literal_eval(s.slice) for s in subscripts] == [odd]
+    bad = plan.assign(inputs=[{"bucket": "b", "x=1,y": True}])
+    with pytest.raises(ValueError, match="refusing to render argument names"):
+        pi.render_program(bad)
+
+
+def test_public_access_block_evidence_keys_never_become_arguments() -> None:
+    value = {"BlockPublicAcls": True, "IgnorePublicAcls": 1, "evil=__import__('os')": True}
+    assert pi.SUB_RESOURCES["public_access_block"][3](value) == {
+        "block_public_acls": True,
+        "ignore_public_acls": True,
+    }

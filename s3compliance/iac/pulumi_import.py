@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import keyword
 import pprint
 import re
 from collections.abc import Callable
@@ -86,8 +87,12 @@ def _policy_inputs(value: dict[str, Any]) -> dict[str, Any]:
     return {"policy": json.dumps(value, separators=(",", ":"))}
 
 
+PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
 def _public_access_block_inputs(value: dict[str, Any]) -> dict[str, Any]:
-    return _inputs(value)
+    # only the four flags become arguments: a key of the document never names an argument
+    return {_snake(flag): bool(value[flag]) for flag in PAB_FLAGS if flag in value}
 
 
 def _ownership_inputs(value: dict[str, Any]) -> dict[str, Any] | None:
@@ -347,13 +352,17 @@ def render_program(plan: pd.DataFrame, alarm: Alarm | None = None) -> str:
         "",
     ]
     for r in plan[plan["action"] == "import"].itertuples(index=False):
+        bad = [k for k in r.inputs if not k.isidentifier() or keyword.iskeyword(k)]
+        if bad:  # argument names are code: refuse rather than render anything odd
+            raise ValueError(f"refusing to render argument names {bad!r} for {r.name!r}")
         ignore = f", ignore_changes={r.ignore_changes!r}" if r.ignore_changes else ""
         args = "".join(
             f"    {key}={_literal(value, 5 + len(key))},\n" for key, value in r.inputs.items()
         )
+        # Names and ids come from the account (or a findings file): only ever through repr().
         lines.append(
-            f'\nRESOURCES["{r.name}"] = aws.s3.{CLASSES[r.type]}(\n    "{r.name}",\n{args}'
-            f'    opts=adopt("{r.id}"{ignore}),\n)'
+            f"\nRESOURCES[{r.name!r}] = aws.s3.{CLASSES[r.type]}(\n    {r.name!r},\n{args}"
+            f"    opts=adopt({r.id!r}{ignore}),\n)"
         )
     if alarm is not None:
         lines += _alarm_lines(alarm)

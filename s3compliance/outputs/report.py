@@ -10,27 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import pandas as pd
 
 from s3compliance import __version__
+from s3compliance.outputs.contract import SCHEMA_VERSION, validate_report
 from s3compliance.outputs.runfolder import atomic_write_text, publish_run
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-SCHEMA_VERSION = "1.0"
 CSV_COLUMNS = [c for c in FINDING_COLUMNS if c != "evidence"]  # evidence lives in the JSON
-
-
-def report_schema() -> dict[str, Any]:
-    """The JSON Schema shipped in the package; every report is validated against it."""
-    return json.loads(files("s3compliance").joinpath("schemas/findings.schema.json").read_text())
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
@@ -49,8 +42,9 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
     findings = result.findings
     per_bucket = dict(list(findings.groupby("bucket", sort=False)))
     buckets, non_compliant, errors = [], [], []
+    no_findings = findings.iloc[0:0]  # a profile of account-level checks only
     for row in result.buckets.itertuples(index=False):
-        group = per_bucket[row.bucket]
+        group = per_bucket.get(row.bucket, no_findings)
         buckets.append(
             {
                 "bucket_name": row.bucket,
@@ -99,11 +93,6 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "errors": errors,
         "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
     }
-
-
-def validate_report(report: dict[str, Any]) -> None:
-    """Raise :class:`jsonschema.ValidationError` when the report breaks the contract."""
-    jsonschema.Draft202012Validator(report_schema()).validate(report)
 
 
 def findings_csv(result: ScanResult) -> str:
