@@ -99,5 +99,6 @@ class _MovedFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_loader(fullname, _MovedLoader(old))
 
 
-if not any(isinstance(finder, _MovedFinder) for finder in sys.meta_path):
+# Once, even when the package is reloaded (a reloaded module has a new _MovedFinder class).
+if not any(type(f).__qualname__ == "_MovedFinder" for f in sys.meta_path):
     sys.meta_path.append(_MovedFinder())

@@ -34,6 +34,19 @@ EXPECTED = {
         ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics"), "FAIL"
     ),
     "restricted": {"public_access": "ERROR"},
+    # One bucket per family of S3's "meaning of public" (S3 user guide; issue 10): conditions
+    # that look restrictive but let everyone in, and conditions that really pin the caller.
+    "public-not-vpce": {"public_access": "FAIL"},  # StringNotEquals: everyone but one endpoint
+    "public-vpce-ifexists": {"public_access": "FAIL"},  # internet requests have no SourceVpce
+    "public-vpce-wildcard": {"public_access": "FAIL"},  # vpce-*: not a fixed value
+    "public-any-principal": {"public_access": "FAIL"},  # arn:aws:iam::*:*
+    "public-prefix-only": {"public_access": "FAIL"},  # s3:prefix does not identify the caller
+    "public-read-only": {"public_access": "FAIL"},  # Deny NotAction GetObject leaves GetObject
+    "public-deny-subpath": {"public_access": "FAIL"},  # the Deny covers private/* only
+    "public-not-own-account": {"public_access": "FAIL"},  # every account but ours
+    "org-pinned": {},  # StringEquals aws:PrincipalOrgID
+    "ip-pinned": {},  # IpAddress on a /24
+    "vpce-any-value": {},  # ForAnyValue: pins like StringEquals
 }
 MISSION = ("versioning", "encryption", "lifecycle", "public_access", "cloudwatch_metrics")
 
@@ -64,6 +77,8 @@ EXTENDED_NOT_FAILING = {
     "deny-insecure": {"ssl_only": "PASS", "public_acl": "PASS"},
     "restricted": {"ssl_only": "ERROR", "cross_account": "ERROR", "public_acl": "PASS"},
     "versioning-never": {"cross_account": "PASS"},
+    # StringNotEquals aws:PrincipalAccount <own>: every other account may rewrite the policy
+    "public-not-own-account": {"public_acl": "PASS"},
     "unencrypted": {"cross_account": "PASS"},
 }
 EXTENDED = (

@@ -291,3 +291,18 @@ def test_the_scan_package_re_exports_the_engine() -> None:
 
     assert scan_package.run_scan is engine.run_scan
     assert scan_package.ScanResult is engine.ScanResult
+
+
+def test_reloading_the_package_installs_the_finder_once() -> None:
+    import importlib
+
+    importlib.reload(s3compliance)
+    importlib.reload(s3compliance)
+    assert [type(f).__qualname__ for f in sys.meta_path].count("_MovedFinder") == 1
+
+
+def test_an_expected_error_class_whose_module_is_not_loaded_is_skipped(monkeypatch) -> None:
+    from s3compliance import cli
+
+    monkeypatch.delitem(sys.modules, "s3compliance.scan.engine")
+    assert cli.expected_error(PermissionError("ro")) == ("cannot write the output", 1)

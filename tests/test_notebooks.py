@@ -103,7 +103,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     ]
     assert (tmp_path / "latest").resolve() == folder.resolve()
     out = capsys.readouterr().out
-    assert "Buckets: 124 total, 55 compliant, 67 non-compliant, 2 unknown" in out
+    assert "Buckets: 135 total, 58 compliant, 75 non-compliant, 2 unknown" in out
     assert f"Run folder: {folder}" in out
     html = (folder / "report.html").read_text()
     assert "open_scanner" not in html, "code cells are hidden in the HTML report"
@@ -112,7 +112,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "demo = True" in injected[0].source
     report = json.loads((folder / "findings.json").read_text())
-    assert report["summary"]["total_buckets"] == 124
+    assert report["summary"]["total_buckets"] == 135
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # the run folder's Pulumi program adopts exactly the non-compliant buckets (mocked Pulumi)
     from test_pulumi_import import Recorder
@@ -128,7 +128,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     settle()
     adopted = {a.resource_id for a in mocks.created if a.typ == "aws:s3/bucket:Bucket"}
     flagged = {b["bucket_name"] for b in report["non_compliant_buckets"]}
-    assert adopted == flagged and len(flagged) == 67
+    assert adopted == flagged and len(flagged) == 75
     imported = json.loads((folder / "pulumi" / "import.json").read_text())["resources"]
     assert {r["id"] for r in imported} == flagged
 
@@ -240,11 +240,11 @@ def test_nbval_notices_a_changed_number(tmp_path: Path) -> None:
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if "text" in output:
-                output["text"] = output["text"].replace("124 buckets", "125 buckets")
+                output["text"] = output["text"].replace("135 buckets", "136 buckets")
     nbformat.write(nb, copy)
     proc = _nbval(tmp_path)
     assert proc.returncode != 0
-    assert "125 buckets" in proc.stdout
+    assert "136 buckets" in proc.stdout
 
 
 def test_stored_regression_copy_matches_the_notebook_source() -> None:

@@ -315,3 +315,11 @@ def test_policy_evaluator_table(policy: Any, public: bool, tls: bool, external: 
 
 def test_the_table_is_large_enough() -> None:
     assert len(TABLE) >= 40
+
+
+@pytest.mark.parametrize("condition", ["nonsense", {"Bool": "nonsense"}, {"Bool": ["x"]}])
+def test_an_unreadable_tls_condition_is_no_tls_requirement(condition: Any) -> None:
+    from s3compliance.checks.policy import secure_transport_denials
+
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Condition": condition}
+    assert secure_transport_denials({"Statement": [deny]}) == []

@@ -498,6 +498,19 @@ TABLE: list[tuple[str, dict, bool, str]] = [
         False,
         "cancelled",
     ),
+    # --- Allow with NotResource: only a Deny on every resource covers it ------
+    (
+        "Allow NotResource, Deny on *",
+        pol(without(allow(), "Resource") | {"NotResource": f"{B}/private/*"}, deny(resource="*")),
+        False,
+        "cancelled",
+    ),
+    (
+        "Allow NotResource, Deny on the bucket's objects",
+        pol(without(allow(), "Resource") | {"NotResource": f"{B}/private/*"}, deny()),
+        True,
+        "no Deny",
+    ),
     # --- malformed input reads as public ------
     ("unreadable Allow condition", pol(allow(Condition="nonsense")), True, "unreadable"),
     ("unreadable Deny condition", pol(allow(), deny(Condition={"Bool": "x"})), True, "no Deny"),

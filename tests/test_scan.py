@@ -550,3 +550,34 @@ def test_an_endpoint_that_does_not_implement_an_api_costs_one_call_per_bucket(ac
         assert statuses(result, name)["cloudwatch_metrics"] == "ERROR"
         assert statuses(result, name)["versioning"] == "PASS"
     assert result.retries == 0
+
+
+def test_location_lookup_outcomes_facts_are_cached_failures_are_not(account) -> None:
+    """What LocationCache keeps (a region, a bucket that does not exist) and what it refuses to
+    keep (connection failures, a HeadBucket that cannot answer)."""
+    from botocore.exceptions import ConnectionClosedError
+
+    from s3compliance.scan.evidence import LocationCache, RegionUnknown
+    from s3compliance.scan.retry import RetryPolicy
+
+    retry = RetryPolicy(1, 0, sleep=lambda _s: None)
+    client = account.s3
+    cache = LocationCache(retry=retry)
+    assert cache.region(client, "never-created") == "error:NoSuchBucket"
+    # refused location, and HeadBucket finds no such bucket: a fact too
+    account.faults.fail("ghost-bucket", "GetBucketLocation", "AccessDenied")
+    assert cache.region(client, "ghost-bucket") == "error:404"
+
+    def drop(request: Any, **_: Any) -> None:
+        raise ConnectionClosedError(endpoint_url=request.url)
+
+    account.bucket("flaky-net")
+    account.faults.fail("flaky-net", "GetBucketLocation", "AccessDenied")
+    client.meta.events.register_first("before-send.s3.HeadBucket", drop)
+    with pytest.raises(RegionUnknown, match="ConnectionClosedError"):
+        cache.region(client, "flaky-net")
+    client.meta.events.unregister("before-send.s3.HeadBucket", drop)
+    client.meta.events.register_first("before-send.s3.GetBucketLocation", drop)
+    with pytest.raises(RegionUnknown, match="ConnectionClosedError"):
+        cache.region(client, "flaky-net")  # not cached: asked again, failed again
+    client.meta.events.unregister("before-send.s3.GetBucketLocation", drop)

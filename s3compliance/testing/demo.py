@@ -37,8 +37,17 @@ FIRST_CREATED = datetime(2023, 1, 2, 9, 30, tzinfo=UTC)
 
 
 def _policy(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """The statements on the bucket and its objects; a statement's own ``Resource`` (with
+    ``{bucket}`` for the name) wins."""
     resource = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    return {"Version": "2012-10-17", "Statement": [{**s, "Resource": resource} for s in statements]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Resource": resource, **s}
+            | ({"Resource": s["Resource"].format(bucket=bucket)} if "Resource" in s else {})
+            for s in statements
+        ],
+    }
 
 
 def _log_delivery_statement(bucket: str) -> dict[str, Any]:
@@ -63,6 +72,57 @@ VPCE_PINNED = {
     "Sid": "FromOurVpcEndpoint",
     "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
 }
+OUR_VPCE = "vpce-0a1b2c3d4e5f60718"
+
+
+def _read_if(sid: str, operator: str, key: str, value: Any) -> dict[str, Any]:
+    return {**PUBLIC_READ, "Sid": sid, "Condition": {operator: {key: value}}}
+
+
+#: One bucket per family of the S3 "meaning of public" rule (see checks/policy.py): the public
+#: ones look restricted at a glance; the private ones are restricted to fixed callers.
+POLICY_FAMILIES: dict[str, tuple[dict[str, Any], ...]] = {
+    "public-not-vpce": (_read_if("AllButOurVpce", "StringNotEquals", "aws:SourceVpce", OUR_VPCE),),
+    "public-vpce-ifexists": (
+        _read_if("VpceIfExists", "StringEqualsIfExists", "aws:SourceVpce", OUR_VPCE),
+    ),
+    "public-vpce-wildcard": (_read_if("AnyVpce", "StringLike", "aws:SourceVpce", "vpce-*"),),
+    "public-any-principal": (
+        _read_if("AnyPrincipalArn", "StringLike", "aws:PrincipalArn", "arn:aws:iam::*:*"),
+    ),
+    "public-prefix-only": (_read_if("PublicPrefix", "StringEquals", "s3:prefix", "public/"),),
+    "public-read-only": (
+        PUBLIC_READ,
+        {"Sid": "DenyAllButRead", "Effect": "Deny", "Principal": "*", "NotAction": "s3:GetObject"},
+    ),
+    "public-deny-subpath": (
+        PUBLIC_READ,
+        {
+            "Sid": "DenyPrivatePrefix",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "arn:aws:s3:::{bucket}/private/*",
+        },
+    ),
+    "public-not-own-account": (
+        {
+            "Sid": "AnyOtherAccountAdministers",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:PutBucketPolicy", "s3:PutBucketAcl"],
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}},
+        },
+    ),
+    "org-pinned": (
+        _read_if("OurOrganization", "StringEquals", "aws:PrincipalOrgID", "o-a1b2c3d4e5"),
+    ),
+    "ip-pinned": (_read_if("OfficeNetwork", "IpAddress", "aws:SourceIp", "203.0.113.0/24"),),
+    "vpce-any-value": (
+        _read_if("AnyOfOurVpces", "ForAnyValue:StringEquals", "aws:SourceVpce", [OUR_VPCE]),
+    ),
+}
+
 DENY_INSECURE = {
     "Sid": "DenyInsecureTransport",
     "Effect": "Deny",
@@ -209,6 +269,10 @@ FLEET: tuple[Archetype, ...] = (
         metrics=[],
     ),
     Archetype("restricted", 2, statement=DENY_INSECURE, denied=("GetBucketPolicy",)),
+    *(
+        Archetype(family, 1, statement=statements[0], extra_statements=statements[1:])
+        for family, statements in POLICY_FAMILIES.items()
+    ),
     # Outside the default region: a us-east-1 scan must not see these.
     Archetype("eu-archive", 2, region="eu-west-1"),
     Archetype("oregon-data", 2, region="us-west-2"),
@@ -268,8 +332,7 @@ def _fix_in_backend(dates: dict[str, datetime], system_tags: dict[str, dict[str,
     for account in s3_backends.values():
         for backend in account.values():
             for name, bucket in backend.buckets.items():
-                if name in dates:
-                    bucket.creation_date = dates[name]
+                bucket.creation_date = dates.get(name, bucket.creation_date)
                 if name in system_tags:
                     backend.put_bucket_tagging(name, system_tags[name])
 
