@@ -258,6 +258,9 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from s3compliance.outputs.notebook import require_demo_extra
+
+    require_demo_extra()  # one line naming the extra, before any kernel starts
     from s3compliance.testing.demo import demo_params
 
     path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
@@ -277,6 +280,7 @@ COMMANDS = {
 #: have been raised if its module is loaded, so unloaded modules are simply not looked at.
 EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
+    (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
     (
         ("botocore.exceptions:NoCredentialsError", "botocore.exceptions:ProfileNotFound"),
         "no usable AWS credentials",

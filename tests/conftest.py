@@ -20,6 +20,15 @@ from s3compliance.testing.emulation import FaultInjector, MetricsEmulator, moto_
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Keep each phase's report on the item, so a fixture can tell that its test failed (the
+    browser tests save a screenshot then)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Fail any request that would leave this machine, and hide the developer's AWS setup."""

@@ -44,6 +44,7 @@ EXPECTED = {
     "public-read-only": {"public_access": "FAIL"},  # Deny NotAction GetObject leaves GetObject
     "public-deny-subpath": {"public_access": "FAIL"},  # the Deny covers private/* only
     "public-not-own-account": {"public_access": "FAIL"},  # every account but ours
+    "public-referer-markup": {"public_access": "FAIL"},  # aws:Referer identifies no caller
     "org-pinned": {},  # StringEquals aws:PrincipalOrgID
     "ip-pinned": {},  # IpAddress on a /24
     "vpce-any-value": {},  # ForAnyValue: pins like StringEquals

@@ -35,7 +35,9 @@ def test_parameters_cell_declares_every_params_key_with_its_default_and_help() -
     assert set(params) == set(KEYS) | set(runner.NOTEBOOK_ONLY)
     defaults = Params()
     for f in fields(Params):
-        assert ast.literal_eval(params[f.name]["default"]) == getattr(defaults, f.name), f.name
+        # output_dir: None in the notebook means "the project's output/" (see notebook_params)
+        expected = None if f.name == "output_dir" else getattr(defaults, f.name)
+        assert ast.literal_eval(params[f.name]["default"]) == expected, f.name
         assert params[f.name]["help"], f"{f.name} needs a help comment"
         assert params[f.name]["inferred_type_name"] != "None", f"{f.name} needs a type"
 
@@ -45,10 +47,11 @@ def test_every_params_file_key_is_a_notebook_parameter(path: Path) -> None:
     assert set(yaml.safe_load(path.read_text()) or {}) <= set(declared())
 
 
-def test_notebooks_folder_holds_only_clean_sources() -> None:
+@pytest.mark.parametrize("name", ["compliance_report.ipynb", "explore.ipynb"])
+def test_notebooks_folder_holds_only_clean_sources(name: str) -> None:
     files = sorted(p.name for p in (ROOT / "notebooks").iterdir())
-    assert files == ["compliance_report.ipynb"], "no scratch notebooks or checkpoints"
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert files == ["compliance_report.ipynb", "explore.ipynb"], "no scratch notebooks"
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     nbformat.validate(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -103,7 +106,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     ]
     assert (tmp_path / "latest").resolve() == folder.resolve()
     out = capsys.readouterr().out
-    assert "Buckets: 135 total, 58 compliant, 75 non-compliant, 2 unknown" in out
+    assert "Buckets: 136 total, 58 compliant, 76 non-compliant, 2 unknown" in out
     assert f"Run folder: {folder}" in out
     html = (folder / "report.html").read_text()
     assert "open_scanner" not in html, "code cells are hidden in the HTML report"
@@ -111,8 +114,11 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     executed = nbformat.read(folder / "compliance_report.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "demo = True" in injected[0].source
+    # the Export cell names the published folder, not the staging one it wrote into
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert f"Run folder: {folder}\n" in printed and ".partial" not in printed
     report = json.loads((folder / "findings.json").read_text())
-    assert report["summary"]["total_buckets"] == 135
+    assert report["summary"]["total_buckets"] == 136
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # the run folder's Pulumi program adopts exactly the non-compliant buckets (mocked Pulumi)
     from test_pulumi_import import Recorder
@@ -128,7 +134,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     settle()
     adopted = {a.resource_id for a in mocks.created if a.typ == "aws:s3/bucket:Bucket"}
     flagged = {b["bucket_name"] for b in report["non_compliant_buckets"]}
-    assert adopted == flagged and len(flagged) == 75
+    assert adopted == flagged and len(flagged) == 76
     imported = json.loads((folder / "pulumi" / "import.json").read_text())["resources"]
     assert {r["id"] for r in imported} == flagged
 
@@ -197,7 +203,9 @@ def test_plain_papermill_command_for_cron(tmp_path: Path) -> None:
     assert (tmp_path / "output" / "latest").resolve() == folder.resolve()
 
 
-def _nbval(workdir: Path) -> subprocess.CompletedProcess:
+def _nbval(
+    workdir: Path, notebook: str = "compliance_report_demo.ipynb"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -210,7 +218,7 @@ def _nbval(workdir: Path) -> subprocess.CompletedProcess:
             "--nbval-current-env",
             "--nbval-sanitize-with",
             "sanitize.cfg",
-            "compliance_report_demo.ipynb",
+            notebook,
         ],
         capture_output=True,
         text=True,
@@ -240,11 +248,11 @@ def test_nbval_notices_a_changed_number(tmp_path: Path) -> None:
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if "text" in output:
-                output["text"] = output["text"].replace("135 buckets", "136 buckets")
+                output["text"] = output["text"].replace("136 buckets", "137 buckets")
     nbformat.write(nb, copy)
     proc = _nbval(tmp_path)
     assert proc.returncode != 0
-    assert "136 buckets" in proc.stdout
+    assert "137 buckets" in proc.stdout
 
 
 def test_stored_regression_copy_matches_the_notebook_source() -> None:
@@ -291,3 +299,72 @@ def test_fsbp_profile_end_to_end_on_the_demo(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "fsbp" / "frameworks.png").exists()
     html = (tmp_path / "fsbp" / "report.html").read_text()
     assert "AWS-FSBP" in html and "account_block_public_access" in html
+
+
+def test_nbval_regression_of_the_explore_notebook(tmp_path: Path) -> None:
+    """explore.ipynb, executed without a frontend on the demo run, re-executes to the same
+    outputs: the summary, the widgets' text form and the drill-down of the worst bucket."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regenerate", REGRESSION / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    regenerate.demo_run_folder(tmp_path)
+    for name in ("explore_demo.ipynb", "sanitize.cfg"):
+        shutil.copy(REGRESSION / name, tmp_path / name)
+    proc = _nbval(tmp_path, "explore_demo.ipynb")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    stored = (REGRESSION / "explore_demo.ipynb").read_text()
+    assert '<div class=\\"s3c-public\\">' in stored  # the public statement, highlighted
+    assert "&lt;img src=x onerror=alert(1)&gt;" in stored and "<img src=x" not in stored
+
+
+def test_the_notebooks_default_output_dir_is_the_projects(tmp_path: Path, monkeypatch) -> None:
+    """In JupyterLab the kernel runs in notebooks/: the run folder must land in the project's
+    output/, not in notebooks/output/. A value given keeps its meaning (cron users unchanged)."""
+    (tmp_path / "output").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert runner.notebook_params({"output_dir": None}).output_dir == str(tmp_path / "output")
+    assert runner.notebook_params({"output_dir": "output"}).output_dir == "output"
+
+
+def test_missing_credentials_in_the_notebook_are_one_line(monkeypatch) -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    class NoCredentials:
+        def discover(self):
+            raise NoCredentialsError()
+
+    with pytest.raises(runner.NotebookStop) as caught:
+        runner.discover(NoCredentials())
+    lines = caught.value._render_traceback_()
+    assert len(lines) == 1 and "aws_profile" in lines[0] and "demo = True" in lines[0]
+
+
+def test_the_report_notebook_ships_in_the_package() -> None:
+    """`run` and `demo` read the packaged notebook; in a checkout it is the repository's."""
+    assert runner.REPO_NOTEBOOK.read_bytes() == NOTEBOOK.read_bytes()
+    assert "report_notebook/*.ipynb" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_demo_without_the_demo_extra_is_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "moto", None)  # as if `pip install s3compliance` alone
+    assert main(["demo"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 's3compliance[demo]'" in err
+
+
+def test_a_steps_outcome_is_its_table_or_its_sentence(capsys) -> None:
+    import pandas as pd
+
+    runner.show_step("Tagging is off (apply_tags: false): the scan made no write.", "Tagging")
+    assert capsys.readouterr().out.startswith("Tagging is off")
+    runner.show_step(pd.DataFrame({"bucket": ["demo-a-01"]}), "Tagging")
+    assert "demo-a-01" in capsys.readouterr().out  # outside a kernel: a text preview
+
+
+def test_the_export_cell_names_the_published_folder(tmp_path: Path) -> None:
+    staging = tmp_path / ".r.abc.partial"
+    assert runner.published_folder(staging, str(tmp_path / "r")) == tmp_path / "r"
+    assert runner.published_folder(tmp_path / "r") == tmp_path / "r"

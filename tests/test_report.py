@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -247,3 +248,27 @@ def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
         "tags_applied.csv",
     ]
     assert (tmp_path / "tags_applied.csv").read_text() == "bucket\nx\n"
+
+
+def test_a_run_published_after_another_took_its_name_gets_the_next_one(tmp_path) -> None:
+    """The planned name is told to the notebook before it runs; if another run published under
+    it meanwhile, nothing is overwritten: this one becomes ``-2``."""
+    from s3compliance.outputs.runfolder import staged_run
+
+    with staged_run(tmp_path, "same") as run:
+        assert run.planned == tmp_path / "same"
+        (tmp_path / "same").mkdir()  # another run, published first
+        (tmp_path / "same" / "theirs.txt").write_text("kept")
+    assert run.final == tmp_path / "same-2"
+    assert (tmp_path / "same" / "theirs.txt").read_text() == "kept"
+
+
+def test_findings_table_holds_every_finding_without_evidence(account, params) -> None:
+    from s3compliance.outputs.report import findings_table
+
+    account.compliant_bucket("one-bucket")
+    result = run_scan(replace(params, profile="fsbp"), clients=account.clients(), **NO_SLEEP)
+    table = findings_table(result)
+    assert len(table) == len(result.findings) + len(result.account_findings)
+    assert "evidence" not in table.columns and table.columns[0] == "account_id"
+    assert table["check_id"].iloc[-1] == "account_block_public_access"

@@ -18,6 +18,19 @@ from typing import Any
 import jsonschema
 
 SCHEMA_VERSION = "1.0"
+#: The columns of a findings table for people (the report's "every finding", explore's table):
+#: the finding without its long evidence, remediation and framework list.
+FINDINGS_TABLE_COLUMNS = [
+    "account_id",
+    "bucket",
+    "region",
+    "check_id",
+    "status",
+    "severity",
+    "reason",
+    "violation",
+    "error_code",
+]
 
 
 class ReportInvalid(ValueError):

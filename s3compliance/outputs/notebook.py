@@ -27,15 +27,17 @@ import pandas as pd
 
 from s3compliance.actions import alerts, tagging
 from s3compliance.outputs.report import build_report
-from s3compliance.outputs.runfolder import atomic_write_text, staged_run
+from s3compliance.outputs.runfolder import atomic_write_text, project_output_dir, staged_run
 from s3compliance.params import KEYS, Params, validate
 from s3compliance.scan.engine import Scanner, ScanResult
 
 log = logging.getLogger(__name__)
 
-REPO_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "compliance_report.ipynb"
+#: The report notebook as shipped in the package (in a checkout, a link to notebooks/), so that
+#: `s3compliance run` and `demo` work from a wheel install with no checkout.
+REPO_NOTEBOOK = Path(__file__).parent / "report_notebook" / "compliance_report.ipynb"
 #: Parameters the notebook has beyond the params file (set by ``s3compliance run``).
-NOTEBOOK_ONLY = ("run_dir", "show_progress")
+NOTEBOOK_ONLY = ("run_dir", "published_dir", "show_progress")
 _demo_account: Any = None
 
 
@@ -43,9 +45,38 @@ class NotebookFailed(RuntimeError):
     """The notebook raised; the message names the cell's error and where the notebook was kept."""
 
 
+class NotebookStop(RuntimeError):
+    """A condition the notebook reader must fix, shown as one line instead of a traceback
+    (IPython renders an exception with ``_render_traceback_`` as the lines it returns)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"s3compliance: {self}"]
+
+
 def notebook_params(namespace: Mapping[str, Any]) -> Params:
-    """The validated :class:`Params` from the notebook's parameters cell."""
-    return validate({k: namespace[k] for k in KEYS if k in namespace}, "notebook parameters")
+    """The validated :class:`Params` from the notebook's parameters cell.
+
+    ``output_dir`` left at ``None`` (the notebook's default) means the project's ``output/``,
+    found from the kernel's folder, so a JupyterLab run lands where the command line's does; a
+    value given (``s3compliance run``, ``papermill -p``) is used as it is.
+    """
+    values = {k: namespace[k] for k in KEYS if k in namespace}
+    if values.get("output_dir") is None:
+        values["output_dir"] = str(project_output_dir())
+    return validate(values, "notebook parameters")
+
+
+def discover(scanner: Scanner) -> pd.DataFrame:
+    """The notebook's discovery step: missing credentials are one line naming the two ways out."""
+    from botocore.exceptions import NoCredentialsError, ProfileNotFound
+
+    try:
+        return scanner.discover()
+    except (NoCredentialsError, ProfileNotFound) as exc:
+        raise NotebookStop(
+            f"no usable AWS credentials ({exc}): configure credentials or set aws_profile, "
+            "or set demo = True to scan the embedded demo account"
+        ) from None
 
 
 def run_date_of(params: Params) -> str:
@@ -71,15 +102,44 @@ def open_scanner(params: Params) -> Scanner:
     return Scanner(params, clients=Clients(session, None, params.max_workers))
 
 
-def export_html(notebook: Path, html: Path) -> None:
-    """Render an executed notebook as HTML with its code cells hidden (a report, not a program)."""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def report_title(params: Params, account_id: str = "") -> str:
+    """The page title: the report's name, the account(s) and the date."""
+    account = f" · account {account_id}" if account_id else ""
+    return f"S3 compliance report{account} · {', '.join(params.regions)} · {run_date_of(params)}"
+
+
+def export_html(notebook: Path, html: Path, title: str = "S3 compliance report") -> None:
+    """Render an executed notebook as a self-contained HTML report with its code cells hidden
+    (a report, not a program): the ``s3report`` template loads nothing from the network."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    # The classic template carries the charts' alt text from cell metadata; lab drops it.
-    exporter = HTMLExporter(template_name="classic", exclude_input=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    # Built on the classic template, which carries the charts' alt text from cell metadata.
+    exporter = HTMLExporter(
+        template_name="s3report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_output_prompt=True,
+    )
+    node = nbformat.read(notebook, as_version=4)
+    node.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(node)
     atomic_write_text(html, body)
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency the request needs is not installed; the message says which."""
+
+
+def require_demo_extra() -> None:
+    """The demo account runs moto in-process: say which extra installs it, before any kernel."""
+    try:
+        import moto  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra("the demo account needs moto: pip install 's3compliance[demo]'") from exc
 
 
 @dataclass(frozen=True)
@@ -94,6 +154,8 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
 
     if not notebook.exists():
         raise FileNotFoundError(f"report notebook not found: {notebook}")
+    if params.demo:
+        require_demo_extra()
     output_dir = Path(params.output_dir).resolve()
     with staged_run(output_dir, params.run_id) as run:
         executed = run.staging / notebook.name
@@ -102,6 +164,7 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
             "output_dir": str(output_dir),
             "run_date": run_date_of(params),
             "run_dir": str(run.staging),
+            "published_dir": str(run.planned),
             "show_progress": False,
         }
         try:
@@ -120,8 +183,11 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
             kept.parent.mkdir(exist_ok=True)
             shutil.copyfile(executed, kept)
             raise NotebookFailed(f"{exc.ename}: {exc.evalue} (executed notebook: {kept})") from exc
-        export_html(executed, run.staging / "report.html")
-        summary = json.loads((run.staging / "findings.json").read_text())["summary"]
+        report = json.loads((run.staging / "findings.json").read_text())
+        export_html(
+            executed, run.staging / "report.html", report_title(params, report["account_id"])
+        )
+        summary = report["summary"]
     assert run.final is not None
     return NotebookRun(run.final, summary)
 
@@ -150,3 +216,19 @@ def alerts_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.Data
         metrics_region=params.home_region,
         sqs_queue_url=params.sqs_queue_url,
     )
+
+
+def show_step(outcome: pd.DataFrame | str, caption: str) -> None:
+    """A step's outcome: its table (interactive, every row), or the sentence saying it was off."""
+    if isinstance(outcome, str):
+        print(outcome)
+        return
+    from s3compliance.outputs.tables import show_table
+
+    show_table(outcome, caption)
+
+
+def published_folder(folder: Path, published_dir: str = "") -> Path:
+    """The run folder a reader will find: where ``s3compliance run`` publishes the staging
+    folder the notebook wrote into, else the folder itself."""
+    return Path(published_dir) if published_dir else Path(folder)

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from s3compliance import __version__
-from s3compliance.outputs.contract import SCHEMA_VERSION, validate_report
+from s3compliance.outputs.contract import (
+    FINDINGS_TABLE_COLUMNS,
+    SCHEMA_VERSION,
+    validate_report,
+)
 from s3compliance.outputs.runfolder import atomic_write_text, publish_run
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
@@ -184,3 +188,9 @@ def errors_table(result: ScanResult) -> pd.DataFrame:
 def account_table(result: ScanResult) -> pd.DataFrame:
     """Account-level findings (profiles fsbp/all): one row per account-scope check."""
     return result.account_findings[["check_id", "status", "reason"]].reset_index(drop=True)
+
+
+def findings_table(result: ScanResult) -> pd.DataFrame:
+    """Every finding, bucket-level then account-level, without the (long) evidence: the table a
+    reader searches for one bucket or one check."""
+    return result.all_findings()[FINDINGS_TABLE_COLUMNS].reset_index(drop=True)

@@ -70,6 +70,9 @@ class StagedRun:
     """A run folder being written: files go into ``staging``; ``final`` is set once published."""
 
     staging: Path
+    #: Where the run will be published, chosen when staging starts (so a notebook can name it);
+    #: taken unless another run took it meanwhile (then the next free name, and ``final`` says).
+    planned: Path
     final: Path | None = None
 
 
@@ -84,11 +87,12 @@ def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
-    run = StagedRun(Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial")))
+    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{run_id}.", suffix=".partial"))
+    run = StagedRun(staging, planned=_free_run_dir(output_dir, run_id))
     try:
         os.chmod(run.staging, 0o777 & ~_umask())
         yield run
-        run.final = _free_run_dir(output_dir, run_id)
+        run.final = run.planned if not run.planned.exists() else _free_run_dir(output_dir, run_id)
         os.rename(run.staging, run.final)
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)
@@ -102,3 +106,13 @@ def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Pat
         write(run.staging)
     assert run.final is not None
     return run.final
+
+
+def project_output_dir(cwd: Path | None = None) -> Path:
+    """The project's ``output/``: the nearest one in the folder or above it (a notebook's kernel
+    runs in ``notebooks/``, beside ``output/``), else ``output/`` in the folder itself."""
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "output").is_dir():
+            return folder / "output"
+    return here / "output"

@@ -114,6 +114,10 @@ POLICY_FAMILIES: dict[str, tuple[dict[str, Any], ...]] = {
             "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}},
         },
     ),
+    # S3 accepts any string as a condition value: the report must show it as text, not markup.
+    "public-referer-markup": (
+        _read_if("RefererOnly", "StringLike", "aws:Referer", "<img src=x onerror=alert(1)>"),
+    ),
     "org-pinned": (
         _read_if("OurOrganization", "StringEquals", "aws:PrincipalOrgID", "o-a1b2c3d4e5"),
     ),

@@ -1,0 +1,71 @@
+"""Interactive tables: every row of a report table, searchable, sortable, paged, offline.
+
+pandas truncates a long table (10 rows and a ``...`` row) and long text (``...``); a report that
+hides most of its findings is worse than none. The report and the explore notebook render their
+tables with itables (DataTables) instead:
+
+* offline: the DataTables bundle is embedded once by :func:`init_interactive_tables` (no CDN;
+  audit environments often have no internet, and a report must not call out when opened);
+* never downsampled: ``maxBytes=0``, ``maxRows=0``, ``maxColumns=0``;
+* text, never markup: ``allow_html=False``, so a policy value such as
+  ``<img src=x onerror=...>`` from the scanned account is escaped, not rendered.
+
+The same calls render the same tables in JupyterLab and in the nbconvert HTML report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+#: Options every table gets: all rows and columns, escaped, searchable, 25 rows a page.
+TABLE_OPTIONS: dict[str, Any] = {
+    "maxBytes": 0,
+    "maxRows": 0,
+    "maxColumns": 0,
+    "allow_html": False,
+    "showIndex": False,
+    "pageLength": 25,
+    "lengthMenu": [10, 25, 100, -1],  # -1: "All"
+    "classes": "display compact cell-border",
+    "columnDefs": [{"className": "dt-left", "targets": "_all"}],
+    "display_logo_when_loading": False,
+}
+
+
+def init_interactive_tables() -> None:
+    """Embed the DataTables bundle into the notebook (offline), and let pandas show full text
+    where a plain frame is still printed.
+
+    itables emits two outputs: a module script that awaits the bundle, then the bundle itself.
+    JupyterLab may run the first before the second is attached (a console error,
+    ``Cannot destructure property 'set_or_remove_dark_class'``), so they are shown bundle first.
+    """
+    import itables
+    from IPython.display import publish_display_data
+    from IPython.utils.capture import capture_output
+
+    with capture_output(stdout=False, stderr=False) as captured:
+        itables.init_notebook_mode(all_interactive=False, connected=False)
+    for output in reversed(captured.outputs):
+        publish_display_data(output.data, output.metadata)
+    pd.set_option("display.max_colwidth", None)
+
+
+def show_table(frame: pd.DataFrame, caption: str, **options: Any) -> None:
+    """Display ``frame`` as an interactive table with every row (see :data:`TABLE_OPTIONS`)."""
+    import itables
+
+    itables.show(frame.reset_index(drop=True), caption=caption, **(TABLE_OPTIONS | options))
+
+
+def table_html(frame: pd.DataFrame, caption: str, **options: Any) -> str:
+    """The same table as an HTML fragment (for pages assembled outside a notebook)."""
+    import itables
+
+    return str(
+        itables.to_html_datatable(
+            frame.reset_index(drop=True), caption=caption, **(TABLE_OPTIONS | options)
+        )
+    )

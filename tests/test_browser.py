@@ -1,0 +1,263 @@
+"""The demo report as a reader meets it: headless Chromium, offline, JavaScript running.
+
+Chromium comes from the distribution (``apt-get install chromium``; ``.ci/run`` installs it when
+missing, as root); Playwright drives it by ``executable_path``, no browser is downloaded. Without
+Chromium these tests are skipped with a message saying how to enable them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3compliance.cli import EXIT_FINDINGS, main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Flags for a closed network (no background connections) and a root user (CI).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium not found: `apt-get install chromium` enables the browser tests "
+    "(.ci/run installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("browser-demo")
+    assert main(["demo", "--output-dir", str(out), "--run-id", "r"]) == EXIT_FINDINGS
+    return out / "r"
+
+
+class Page:
+    """A loaded page with what it logged, requested and raised along the way."""
+
+    def __init__(self, browser: Any, url: str, screenshots: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.screenshots = screenshots
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else 0)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", self._request)
+        self.page.on("dialog", self._dialog)
+        self.page.goto(url)
+        self.page.wait_for_selector("table.dataTable", timeout=20_000)
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith(("file:", "data:", "blob:")):
+            self.requests.append(request.url)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def table(self, caption: str) -> Any:
+        """The DataTables container whose table has this caption."""
+        return self.page.locator(
+            ".dt-container", has=self.page.locator(f"caption:text-is('{caption}')")
+        )
+
+    def all_rows(self, caption: str) -> list[list[str]]:
+        """Every row of a table: show all of them on one page ("All"), read the cells."""
+        container = self.table(caption)
+        container.locator("select").select_option("-1")  # "All"
+        rows = container.locator("tbody tr")
+        return [row.locator("td").all_inner_texts() for row in rows.all()]
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.screenshots / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def report(
+    browser: Any, demo_run: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    page = Page(browser, (demo_run / "report.html").as_uri(), tmp_path)
+    yield page
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed:
+        page.shot("failure")  # kept under the test's tmp dir
+    page.page.close()
+
+
+def test_the_report_runs_offline_without_errors(report: Page) -> None:
+    assert report.errors == []
+    assert report.requests == []  # nothing leaves the machine when a report is opened
+    assert report.page.title().startswith("S3 compliance report · account 123456789012")
+
+
+def test_every_non_compliant_bucket_is_in_the_table(report: Page, demo_run: Path) -> None:
+    findings = json.loads((demo_run / "findings.json").read_text())
+    expected = sorted(b["bucket_name"] for b in findings["non_compliant_buckets"])
+    rows = report.all_rows("Non-compliant buckets, worst first")
+    assert sorted(row[0] for row in rows) == expected
+    assert len(expected) == 76
+
+
+def test_the_search_box_finds_one_bucket(report: Page) -> None:
+    container = report.table("Non-compliant buckets, worst first")
+    container.locator("input[type=search]").fill("demo-public-bare-01")
+    report.page.wait_for_timeout(300)
+    rows = container.locator("tbody tr")
+    assert rows.count() == 1
+    assert rows.first.locator("td").first.inner_text() == "demo-public-bare-01"
+
+
+def test_account_data_is_text_never_markup(report: Page) -> None:
+    """A condition value of the demo fleet is ``<img src=x onerror=alert(1)>``: it must show as
+    text, create no element, and run no script."""
+    container = report.table("Every finding")
+    container.locator("input[type=search]").fill("onerror")
+    report.page.wait_for_timeout(300)
+    cells = container.locator("tbody td").all_inner_texts()
+    assert any("<img src=x onerror=alert(1)>" in text for text in cells)
+    assert report.page.locator("img[src='x']").count() == 0
+    assert report.dialogs == []
+    assert report.errors == []
+
+
+def test_no_table_is_truncated_or_downsampled(report: Page, demo_run: Path) -> None:
+    html = (demo_run / "report.html").read_text()
+    assert "downsampled" not in html.lower()
+    assert " rows x " not in html  # pandas' "[67 rows x 5 columns]" after a cut
+    findings = json.loads((demo_run / "findings.json").read_text())
+    every = report.all_rows("Every finding")
+    total = sum(len(b["findings"]) for b in findings["buckets"]) + len(findings["account_findings"])
+    assert len(every) == total
+    assert all("…" not in cell and not cell.endswith("...") for row in every for cell in row)
+
+
+# --- explore.ipynb in a real JupyterLab --------------------------------------------------------
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory, demo_run: Path) -> Iterator[str]:
+    """JupyterLab on 127.0.0.1 with a token, serving a project folder: notebooks/explore.ipynb
+    and output/ holding the demo run (so the notebook's default, output/latest, finds it)."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    pytest.importorskip("jupyterlab", reason="pip install '.[test]'")
+    from conftest import free_port
+
+    project = tmp_path_factory.mktemp("lab-project")
+    (project / "notebooks").mkdir()
+    shutil.copy(Path(__file__).parent.parent / "notebooks" / "explore.ipynb", project / "notebooks")
+    shutil.copytree(demo_run, project / "output" / "r")
+    (project / "output" / "latest").symlink_to("r", target_is_directory=True)
+    port, token = free_port(), secrets.token_hex(16)
+    log = (project / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={project}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"JupyterLab did not start; see {project / 'jupyterlab.log'}")
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/notebooks/explore.ipynb?token={token}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def run_all_cells(page: Any, attempts: int = 3) -> None:
+    """Run > Run All Cells, until the kernel has taken the cells: a freshly opened notebook may
+    drop the first request while its kernel connection settles."""
+    for _ in range(attempts):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        try:
+            page.wait_for_selector(".jp-InputPrompt:has-text('[1]')", timeout=20_000)
+            return
+        except Exception:
+            continue
+    pytest.fail("JupyterLab never executed the notebook's cells")
+
+
+def test_explore_runs_all_cells_in_jupyterlab(
+    browser: Any, jupyterlab: str, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(jupyterlab)
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=60_000)
+        run_all_cells(page)
+        # the interactive table and the widgets (dropdowns, text box) render
+        page.wait_for_selector(".jp-OutputArea-output table.dataTable", timeout=90_000)
+        page.wait_for_selector(".widget-dropdown select", timeout=90_000)
+        page.wait_for_selector(".widget-text input", timeout=30_000)
+        page.wait_for_selector("caption:has-text('Checks of')", timeout=60_000)  # drill-down
+        assert page.locator(".jp-OutputArea-output .dt-container").count() >= 2
+        assert (
+            page.locator(
+                ".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']"
+            ).count()
+            == 0
+        )
+        no_news = page.get_by_role("button", name="No", exact=True)  # "notified of news?" toast
+        if no_news.count():
+            no_news.click()
+        page.locator(".widget-dropdown select").first.evaluate(
+            "e => e.scrollIntoView({block: 'start'})"
+        )
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(tmp_path / "explore.png"))  # as in README's "Explore a run"
+        assert errors == []
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"))
+        raise
+    finally:
+        page.close()

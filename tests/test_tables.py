@@ -1,0 +1,40 @@
+"""Interactive tables: offline, every row, text never markup (itables options)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from s3compliance.outputs import tables
+
+
+@pytest.fixture
+def shell() -> InteractiveShell:
+    return InteractiveShell.instance()
+
+
+def test_the_bundle_is_embedded_before_the_code_that_awaits_it(shell) -> None:
+    with capture_output() as captured:
+        tables.init_interactive_tables()
+    html = [o.data["text/html"] for o in captured.outputs]
+    assert len(html) == 2
+    assert "injectModule" in html[0]  # the DataTables bundle, base64, no CDN
+    assert "set_or_remove_dark_class" in html[1]
+    assert "unpkg.com" not in html[1]  # offline: awaits the embedded bundle
+    assert pd.get_option("display.max_colwidth") is None
+
+
+def test_a_large_table_keeps_every_row_and_escapes_markup(shell) -> None:
+    frame = pd.DataFrame(
+        {"bucket": [f"bucket-{i:05d}" for i in range(20_000)], "reason": "x" * 200}
+    )
+    frame.loc[7, "reason"] = "<img src=x onerror=alert(1)>"
+    html = tables.table_html(frame, "All")
+    assert "downsampled" not in html.lower()
+    assert "bucket-19999" in html and "bucket-00000" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    with capture_output() as captured:
+        tables.show_table(frame.head(3), "Three")
+    assert "bucket-00002" in captured.outputs[0].data["text/html"]
