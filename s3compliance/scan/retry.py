@@ -38,16 +38,28 @@ _CHECKERS = (ThrottledRetryableChecker(), TransientRetryableChecker(), ModeledRe
 _SERVICES = ("s3", "s3control", "sts", "sns", "sqs", "cloudwatch")
 
 
-@functools.cache
+_MODELS_LOCK = threading.Lock()
+_MODELS: dict[str, tuple[OperationModel, ...]] = {}
+
+
 def _operation_models(operation: str) -> tuple[OperationModel, ...]:
-    """The models of the operations of that name among :data:`_SERVICES` (loaded once)."""
-    session = botocore.session.get_session()
-    models = []
-    for service in _SERVICES:
-        model = session.get_service_model(service)
-        if operation in model.operation_names:
-            models.append(model.operation_model(operation))
-    return tuple(models)
+    """The models of the operations of that name among :data:`_SERVICES`, loaded once per
+    process under a lock: a scan's worker threads hit their first "not configured" errors
+    together, and each loading the service models itself cost 200 MB and seconds of CPU."""
+    with _MODELS_LOCK:
+        if operation not in _MODELS:
+            session = _botocore_session()
+            _MODELS[operation] = tuple(
+                model.operation_model(operation)
+                for model in (session.get_service_model(s) for s in _SERVICES)
+                if operation in model.operation_names
+            )
+        return _MODELS[operation]
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 class _Status:
