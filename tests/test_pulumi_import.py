@@ -421,3 +421,38 @@ def test_public_access_block_evidence_keys_never_become_arguments() -> None:
         "block_public_acls": True,
         "ignore_public_acls": True,
     }
+
+
+def test_a_legacy_us_east_1_bucket_name_is_reported_and_imported(tmp_path, capsys) -> None:
+    """Buckets created in us-east-1 before March 2018 may carry upper case and underscores (S3's
+    legacy naming rule): such an account must still get a report and an import program."""
+    import ast
+
+    from conftest import minimal_report
+
+    from s3compliance.outputs.contract import validate_report
+
+    name = "Legacy_Bucket.2017"
+    finding = {
+        "check_id": "versioning",
+        "status": "FAIL",
+        "reason": "Versioning is Suspended.",
+        "violation": "Versioning not enabled",
+        "error_code": "",
+        "evidence": {"versioning": {"Status": "Suspended"}},
+    }
+    bucket = {
+        "bucket_name": name,
+        "bucket_arn": f"arn:aws:s3:::{name}",
+        "region": "us-east-1",
+        "status": "non_compliant",
+        "findings": [finding],
+    }
+    report = minimal_report(bucket)
+    validate_report(report)
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps(report))
+    assert main(["import-plan", "--findings", str(path)]) == EXIT_OK
+    program = (tmp_path / "pulumi" / "__main__.py").read_text()
+    assert f"opts=adopt({name!r})" in program
+    ast.parse(program)
