@@ -179,3 +179,23 @@ def minimal_report(*buckets: dict[str, Any]) -> dict[str, Any]:
         "buckets": list(buckets),
         "errors": [],
     }
+
+
+def flagged_bucket(name: str) -> dict[str, Any]:
+    """A report's bucket entry failing ``versioning`` (Suspended), for :func:`minimal_report`."""
+    return {
+        "bucket_name": name,
+        "bucket_arn": f"arn:aws:s3:::{name}",
+        "region": "us-east-1",
+        "status": "non_compliant",
+        "findings": [
+            {
+                "check_id": "versioning",
+                "status": "FAIL",
+                "reason": "Versioning is Suspended.",
+                "violation": "Versioning not enabled",
+                "error_code": "",
+                "evidence": {"versioning": {"Status": "Suspended"}},
+            }
+        ],
+    }

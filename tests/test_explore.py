@@ -70,6 +70,10 @@ def test_evidence_is_escaped_and_public_statements_are_highlighted(data: explore
     assert '<div class="s3c-public">' not in pinned and "FromOurVpcEndpoint" in pinned
     lone = explore._policy_html({"Statement": {"Effect": "Allow", "Principal": "*"}}, {"#0"})
     assert lone.startswith('<div class="s3c-public"><b>public: statement #0</b>')
+    # the evaluator skips a non-statement element: the labels must skip it too
+    junk_first = {"Statement": ["junk", {"Effect": "Allow", "Principal": "*"}]}
+    shown = explore._policy_html(junk_first, {"#0"})
+    assert shown.startswith('<pre>&quot;junk&quot;</pre><div class="s3c-public">')
 
 
 def test_default_run_is_the_projects_latest(

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import minimal_report
+from conftest import flagged_bucket, minimal_report
 
 import s3compliance
 from s3compliance.checks import _REGISTERED, CATALOGUE, ORDER, Settings
@@ -159,23 +159,7 @@ def test_help_loads_neither_the_sdk_nor_pandas() -> None:
 
 
 def test_import_plan_imports_nothing_under_scan(tmp_path: Path) -> None:
-    report = minimal_report(
-        {
-            "bucket_name": "flagged",
-            "region": "us-east-1",
-            "status": "non_compliant",
-            "findings": [
-                {
-                    "check_id": "versioning",
-                    "status": "FAIL",
-                    "reason": "Versioning is Suspended.",
-                    "violation": "Versioning not enabled",
-                    "error_code": "",
-                    "evidence": {"versioning": {"Status": "Suspended"}},
-                }
-            ],
-        }
-    )
+    report = minimal_report(flagged_bucket("flagged"))
     findings = tmp_path / "findings.json"
     findings.write_text(json.dumps(report))
     code = (

@@ -428,26 +428,12 @@ def test_a_legacy_us_east_1_bucket_name_is_reported_and_imported(tmp_path, capsy
     legacy naming rule): such an account must still get a report and an import program."""
     import ast
 
-    from conftest import minimal_report
+    from conftest import flagged_bucket, minimal_report
 
     from s3compliance.outputs.contract import validate_report
 
     name = "Legacy_Bucket.2017"
-    finding = {
-        "check_id": "versioning",
-        "status": "FAIL",
-        "reason": "Versioning is Suspended.",
-        "violation": "Versioning not enabled",
-        "error_code": "",
-        "evidence": {"versioning": {"Status": "Suspended"}},
-    }
-    bucket = {
-        "bucket_name": name,
-        "bucket_arn": f"arn:aws:s3:::{name}",
-        "region": "us-east-1",
-        "status": "non_compliant",
-        "findings": [finding],
-    }
+    bucket = flagged_bucket(name)
     report = minimal_report(bucket)
     validate_report(report)
     path = tmp_path / "findings.json"

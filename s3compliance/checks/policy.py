@@ -282,23 +282,21 @@ def _deny_covers_resource(deny: dict[str, Any], resource: str, allow_negated: bo
     return any(fnmatch.fnmatchcase(resource, p) for p in patterns)
 
 
-def _deny_reaches_the_public(deny: dict[str, Any]) -> tuple[bool, str]:
-    """Does this Deny apply to every caller a public Allow lets in? With the reason when not."""
+def _deny_reaches_the_public(deny: dict[str, Any]) -> bool:
+    """Does this Deny apply to every caller a public Allow lets in? An unreadable condition,
+    or one that holds only for some requests, says no."""
     if deny.get("Effect") != "Deny":
-        return False, "not a Deny"
+        return False
     if "NotPrincipal" in deny:
         if is_everyone(deny["NotPrincipal"]):
-            return False, "its NotPrincipal exempts everyone"
+            return False
     elif not is_everyone(deny.get("Principal")):
-        return False, "its principal is not everyone"
+        return False
     try:
         conditions = conditions_of(deny)
-    except MalformedCondition as exc:
-        return False, f"its condition is unreadable ({exc})"
-    partial = [c for c in conditions if not c.denies_all_but_a_fixed_set()]
-    if partial:
-        return False, f"it applies only when {partial[0].text()}"
-    return True, ""
+    except MalformedCondition:
+        return False
+    return all(c.denies_all_but_a_fixed_set() for c in conditions)
 
 
 def cancelling_denies(
@@ -309,7 +307,7 @@ def cancelling_denies(
     denies = [
         (statement_label(st, i), st)
         for i, st in enumerate(statements(policy))
-        if _deny_reaches_the_public(st)[0]
+        if _deny_reaches_the_public(st)
     ]
     actions, actions_negated = actions_of(allow)
     resources, resources_negated = resources_of(allow)

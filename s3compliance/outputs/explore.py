@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from s3compliance.checks import CATALOGUE
+from s3compliance.checks.policy import as_list, statement_label
 from s3compliance.outputs.contract import FINDINGS_TABLE_COLUMNS, read_report
 from s3compliance.outputs.runfolder import project_output_dir
 
@@ -98,20 +99,20 @@ def _public_labels(evidence: dict[str, Any]) -> set[str]:
     return {s.get("statement", "") for s in statements if s.get("public")}
 
 
-def _statement_label(statement: dict[str, Any], index: int) -> str:
-    sid = statement.get("Sid") if isinstance(statement, dict) else None
-    return f"'{sid}'" if sid else f"#{index}"
-
-
 def _policy_html(policy: dict[str, Any], public: set[str]) -> str:
-    """The policy, one statement a block; those the evaluator found public are highlighted."""
-    statements = policy.get("Statement")
-    statements = statements if isinstance(statements, list) else [statements]
+    """The policy, one statement a block; those the evaluator found public are highlighted.
+
+    Labels are the evaluator's (:func:`statement_label`, counted over the statements it reads),
+    so a malformed element in the list does not shift which block is highlighted.
+    """
     blocks = []
-    for index, statement in enumerate(statements):
-        label = _statement_label(statement, index)
+    read = 0
+    for statement in as_list(policy.get("Statement")):
+        label = ""
+        if isinstance(statement, dict):
+            label, read = statement_label(statement, read), read + 1
         text = html.escape(json.dumps(statement, indent=2, ensure_ascii=False))
-        if label in public:
+        if label and label in public:
             blocks.append(
                 f'<div class="s3c-public"><b>public: statement {html.escape(label)}</b>'
                 f"<pre>{text}</pre></div>"
