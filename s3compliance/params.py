@@ -52,7 +52,7 @@ class Params:
     log_target_buckets: list[str] = field(default_factory=list)
     run_date: str | None = None
     heatmap_top_n: int = 30
-    demo: bool = False
+    demo: bool | str = False
     apply_tags: bool = False
     tag_key: str = "compliance-status"
     sns_topic_arn: str | None = None
@@ -61,6 +61,19 @@ class Params:
     sqs_queue_url: str | None = None
     import_scope: str = "flagged"
     alarm_threshold: int | None = None
+    # Organizations (README "Organizations"): which accounts, through which role, which engine.
+    accounts: str | list[str] | None = None
+    organizational_units: list[str] = field(default_factory=list)
+    exclude_accounts: list[str] = field(default_factory=list)
+    role_name: str = "OrganizationAccountAccessRole"
+    external_id: str | None = None
+    role_session_name: str = "s3compliance"
+    role_duration_s: int = 3600
+    engine: str = "threads"
+    max_accounts: int = 4
+    dask_scheduler: str | None = None
+    dask_workers: int | None = None
+    shard_size: int = 500
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,8 +86,19 @@ class Params:
     def home_region(self) -> str:
         return home_region(self.regions)
 
+    @property
+    def multi_account(self) -> bool:
+        """True when the run goes through the organization engine (an account list, the
+        organization, or the Dask engine even for the caller's own account)."""
+        return self.accounts is not None or self.engine != "threads"
+
 
 _STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_ACCOUNT_LIST = {
+    "type": "array",
+    "uniqueItems": True,
+    "items": {"type": "string", "pattern": "^\\d{12}$"},
+}
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -107,7 +131,7 @@ SCHEMA: dict[str, Any] = {
         "log_target_buckets": _STR_LIST,
         "run_date": {"type": ["string", "null"], "format": "date"},
         "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
-        "demo": {"type": "boolean"},
+        "demo": {"enum": [False, True, "org"]},
         "apply_tags": {"type": "boolean"},
         "tag_key": {
             "type": "string",
@@ -124,6 +148,31 @@ SCHEMA: dict[str, Any] = {
         "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
         "import_scope": {"enum": ["flagged", "all"]},
         "alarm_threshold": {"type": ["integer", "null"], "minimum": 0},
+        "accounts": {
+            "oneOf": [
+                {"type": "null"},
+                {"const": "organization"},
+                {**_ACCOUNT_LIST, "minItems": 1},
+            ]
+        },
+        "organizational_units": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {
+                "type": "string",
+                "pattern": "^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$",
+            },
+        },
+        "exclude_accounts": _ACCOUNT_LIST,
+        "role_name": {"type": "string", "pattern": "^[\\w+=,.@-]{1,64}$"},
+        "external_id": {"type": ["string", "null"], "pattern": "^[\\w+=,.@:/-]{2,1224}$"},
+        "role_session_name": {"type": "string", "pattern": "^[\\w+=,.@-]{2,64}$"},
+        "role_duration_s": {"type": "integer", "minimum": 900, "maximum": 43200},
+        "engine": {"enum": ["threads", "dask"]},
+        "max_accounts": {"type": "integer", "minimum": 1, "maximum": 64},
+        "dask_scheduler": {"type": ["string", "null"], "pattern": "^(tcp|tls|ucx|ws|wss)://.+"},
+        "dask_workers": {"type": ["integer", "null"], "minimum": 1, "maximum": 256},
+        "shard_size": {"type": "integer", "minimum": 1, "maximum": 100000},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
@@ -141,6 +190,11 @@ def known_regions() -> set[str]:
     }
 
 
+_HINTS = {
+    "accounts": "expected null (this account), 'organization', or a list of 12-digit account ids",
+}
+
+
 def _where(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(SCHEMA["properties"]))
@@ -148,7 +202,8 @@ def _where(error: jsonschema.ValidationError) -> str:
     path = [str(p) for p in error.absolute_path]
     key = path[0] if path else "(top level)"
     index = f"[{path[1]}]" if len(path) > 1 else ""
-    return f"key '{key}'{index}: {error.message}"
+    message = _HINTS.get(key, error.message) if error.validator == "oneOf" else error.message
+    return f"key '{key}'{index}: {message}"
 
 
 def validate(data: dict[str, Any], source: str = "<params>") -> Params:
@@ -180,7 +235,24 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
                 f"{source}: key 'regions': unknown region(s) {', '.join(map(repr, bad))} "
                 f"(use names such as us-east-1, or ['*'] for every region)"
             )
+    _check_accounts(data, source)
     return Params(**data)
+
+
+def _check_accounts(data: dict[str, Any], source: str) -> None:
+    """The organization keys that only mean something together."""
+    accounts = data.get("accounts")
+    if data.get("organizational_units") and accounts != "organization":
+        raise ParamsError(
+            f"{source}: key 'organizational_units': only used with accounts: organization"
+        )
+    if data.get("exclude_accounts") and accounts is None:
+        raise ParamsError(
+            f"{source}: key 'exclude_accounts': only used with accounts "
+            "(organization or a list of account ids)"
+        )
+    if data.get("dask_scheduler") and data.get("engine", "threads") != "dask":
+        raise ParamsError(f"{source}: key 'dask_scheduler': only used with engine: dask")
 
 
 class _Loader(yaml.SafeLoader):

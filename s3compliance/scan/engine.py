@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 FINDING_COLUMNS = [
     "account_id",
+    "account_name",
     "bucket",
     "bucket_arn",
     "region",
@@ -65,6 +66,7 @@ FINDING_COLUMNS = [
 ]
 BUCKET_COLUMNS = [
     "account_id",
+    "account_name",
     "bucket",
     "bucket_arn",
     "region",
@@ -75,6 +77,25 @@ BUCKET_COLUMNS = [
     "error_count",
     "bucket_severity",
     "tags",
+]
+
+#: One row per account of the run (a single-account scan has one): what the report's ``accounts``
+#: section and the notebook's "Accounts" table show.
+ACCOUNT_COLUMNS = [
+    "account_id",
+    "account_name",
+    "ou_path",
+    "status",
+    "error_code",
+    "reason",
+    "total_buckets",
+    "compliant_buckets",
+    "non_compliant_buckets",
+    "unknown_buckets",
+    "high_severity_buckets",
+    "seconds",
+    "api_calls",
+    "retries",
 ]
 
 
@@ -97,6 +118,8 @@ class ScanResult:
     retries: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    accounts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACCOUNT_COLUMNS))
+    organization: bool = False  # more than the caller's own account was asked for
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
@@ -118,6 +141,7 @@ class ScanResult:
             "non_compliant_buckets": int(status.get("non_compliant", 0)),
             "unknown_buckets": int(status.get("unknown", 0)),
             "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
+            "failed_accounts": int((self.accounts["status"] == "error").sum()),
             "by_check": by_check,
         }
 
@@ -250,7 +274,7 @@ def bucket_rows(
 ) -> pd.DataFrame:
     """One row per bucket: status and severity from its findings (ERROR is never compliant).
 
-    ``bases`` gives each bucket's account id and ARN (a profile of account-level checks only
+    ``bases`` gives each bucket's account id, name and ARN (a profile of account-level checks only
     leaves buckets without findings: they are compliant for it). ``tags`` is None for a bucket
     whose tags the scan did not read (it reads them only when tagging is on).
     """
@@ -264,6 +288,7 @@ def bucket_rows(
         rows.append(
             {
                 "account_id": bases[item.bucket]["account_id"],
+                "account_name": bases[item.bucket]["account_name"],
                 "bucket": item.bucket,
                 "bucket_arn": bases[item.bucket]["bucket_arn"],
                 "region": item.region,
@@ -277,6 +302,38 @@ def bucket_rows(
             }
         )
     return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
+
+
+def account_row(
+    account_id: str,
+    buckets: pd.DataFrame,
+    name: str = "",
+    ou_path: str = "",
+    status: str = "scanned",
+    error_code: str = "",
+    reason: str = "",
+    seconds: float = 0.0,
+    api_calls: int = 0,
+    retries: int = 0,
+) -> dict[str, Any]:
+    """One row of the accounts table, its bucket counts taken from the account's bucket rows."""
+    counts = buckets["status"].value_counts()
+    return {
+        "account_id": account_id,
+        "account_name": name,
+        "ou_path": ou_path,
+        "status": status,
+        "error_code": error_code,
+        "reason": reason,
+        "total_buckets": len(buckets),
+        "compliant_buckets": int(counts.get("compliant", 0)),
+        "non_compliant_buckets": int(counts.get("non_compliant", 0)),
+        "unknown_buckets": int(counts.get("unknown", 0)),
+        "high_severity_buckets": int((buckets["bucket_severity"] == "high").sum()),
+        "seconds": round(float(seconds), 3),
+        "api_calls": int(api_calls),
+        "retries": int(retries),
+    }
 
 
 class Scanner:
@@ -328,10 +385,11 @@ class Scanner:
                 f"cannot list the account's buckets: {error_code(exc)}: {exc}"
             ) from exc
 
-    def _base(self, item: Any, account_id: str) -> dict[str, str]:
+    def _base(self, item: Any, account_id: str, account_name: str) -> dict[str, str]:
         partition = partition_for_region(self.clients.session, item.region)
         return {
             "account_id": account_id,
+            "account_name": account_name,
             "bucket": item.bucket,
             "bucket_arn": f"arn:{partition}:s3:::{item.bucket}",
             "region": item.region,
@@ -360,28 +418,41 @@ class Scanner:
         tag_values = tags.value if tags is not None and tags.ok else None
         return evaluate(self.checks, evidence, self.settings, base), tag_values
 
-    def _account_findings(self, account_id: str, docs: dict[str, Document]) -> pd.DataFrame:
-        """One finding per account-scope check (bucket columns left empty)."""
-        base = {"account_id": account_id, "bucket": "", "bucket_arn": "", "region": ""}
-        evidence = BucketEvidence(bucket="", region="", documents=docs)
-        rows = evaluate(self.account_checks, evidence, self.settings, base)
-        return pd.DataFrame(rows, columns=FINDING_COLUMNS)
-
-    def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
-        """Fetch every bucket's evidence once and run the enabled checks on it.
-
-        ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
-        """
-        account_id = self.clients.account_id(self.retry)
-        account_docs = fetch_account_documents(
+    def account_step(
+        self, account_id: str, account_name: str = ""
+    ) -> tuple[dict[str, Document], list[dict[str, Any]]]:
+        """The account-scope documents (fetched once per account) and the account-level
+        findings (one per account-scope check, bucket columns left empty)."""
+        docs = fetch_account_documents(
             self.documents, self.clients.s3control(), account_id, self.retry
         )
+        base = {
+            "account_id": account_id,
+            "account_name": account_name,
+            "bucket": "",
+            "bucket_arn": "",
+            "region": "",
+        }
+        evidence = BucketEvidence(bucket="", region="", documents=docs)
+        return docs, evaluate(self.account_checks, evidence, self.settings, base)
+
+    def check_buckets(
+        self,
+        discovered: pd.DataFrame,
+        account_id: str,
+        account_docs: dict[str, Document],
+        account_name: str = "",
+        progress: bool | None = False,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The findings and bucket rows of ``discovered`` (one account's buckets, or a shard of
+        them), each document fetched once per bucket, ``max_workers`` buckets at a time."""
         locations = LocationCache(
             dict(zip(discovered["bucket"], discovered["region"], strict=True)), self.retry
         )
         rows: list[dict[str, Any]] = []
         tags: dict[str, dict[str, str] | None] = {}
         items = list(discovered.itertuples(index=False))
+        bases = {item.bucket: self._base(item, account_id, account_name) for item in items}
         with (
             ThreadPoolExecutor(max_workers=self.params.max_workers) as pool,
             tqdm(
@@ -391,7 +462,6 @@ class Scanner:
                 disable=None if progress is None else not progress,
             ) as bar,
         ):
-            bases = {item.bucket: self._base(item, account_id) for item in items}
             outcomes = pool.map(
                 lambda item: self._scan_one(item, bases[item.bucket], account_docs, locations),
                 items,
@@ -400,10 +470,28 @@ class Scanner:
                 rows.extend(bucket_findings)
                 tags[item.bucket] = bucket_tags
                 bar.update(1)
-
         findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
         buckets = bucket_rows(
             findings, discovered, self.params.high_severity_threshold, bases, tags
+        )
+        return findings, buckets
+
+    def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
+        """Fetch every bucket's evidence once and run the enabled checks on it.
+
+        ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
+        """
+        account_id = self.clients.account_id(self.retry)
+        account_docs, account_rows = self.account_step(account_id)
+        findings, buckets = self.check_buckets(discovered, account_id, account_docs, "", progress)
+        wall = time.perf_counter() - self.started
+        calls = dict(sorted(self.clients.recorder.by_operation.items()))
+        account = account_row(
+            account_id,
+            buckets,
+            seconds=wall,
+            api_calls=sum(calls.values()),
+            retries=self.retry.counter.count,
         )
         result = ScanResult(
             account_id=account_id,
@@ -411,10 +499,11 @@ class Scanner:
             params=self.params,
             findings=findings,
             buckets=buckets,
-            account_findings=self._account_findings(account_id, account_docs),
+            account_findings=pd.DataFrame(account_rows, columns=FINDING_COLUMNS),
             retries=self.retry.counter.count,
-            api_calls=dict(sorted(self.clients.recorder.by_operation.items())),
-            wall_seconds=time.perf_counter() - self.started,
+            api_calls=calls,
+            wall_seconds=wall,
+            accounts=pd.DataFrame([account], columns=ACCOUNT_COLUMNS),
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("scan finished: %s", summary)
@@ -428,6 +517,16 @@ def run_scan(
     sleep: Callable[[float], None] = time.sleep,
     progress: bool | None = None,
 ) -> ScanResult:
-    """Scan the account the parameters point at and return its findings."""
+    """Scan the account(s) the parameters point at and return the findings.
+
+    One account on the threads engine is today's :class:`Scanner`; an account list, the
+    organization or the Dask engine go through :class:`s3compliance.scan.engines.OrgScanner`.
+    """
+    if params.multi_account:
+        from s3compliance.scan.engines import OrgScanner
+
+        base = session or (clients.session if clients is not None else None)
+        org = OrgScanner(params, session=base, sleep=sleep)
+        return org.check(org.discover(), progress)
     scanner = Scanner(params, clients, session, sleep)
     return scanner.check(scanner.discover(), progress)
