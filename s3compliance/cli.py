@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the report notebook on the embedded demo account")
     demo.add_argument("--params", help=f"YAML parameters file (default: {DEMO_PARAMS} if present)")
+    demo.add_argument(
+        "--org", action="store_true", help="the embedded demo organization (7 accounts)"
+    )
 
     policy = sub.add_parser("iam-policy", help="print the least-privilege IAM policy of a scan")
     policy.add_argument("--profile", help="check profile (default: mission, or the params file's)")
@@ -92,9 +95,26 @@ def print_counts(summary: dict) -> None:
     )
 
 
+def print_accounts(summary: dict, accounts: pd.DataFrame | None = None) -> None:
+    """The organization line, and each account that could not be scanned."""
+    if accounts is None or not len(accounts):
+        return
+    status = accounts["status"].value_counts()
+    print(
+        f"Accounts: {len(accounts)} listed, {int(status.get('scanned', 0))} scanned, "
+        f"{int(status.get('error', 0))} in error, {int(status.get('skipped', 0))} skipped"
+    )
+    for row in accounts[accounts["status"] == "error"].itertuples(index=False):
+        print(f"  account {row.account_id} ({row.account_name}): {row.error_code}: {row.reason}")
+    if summary.get("failed_accounts"):
+        print("The organization scan is INCOMPLETE: see the accounts in error above.")
+
+
 def print_summary(result: ScanResult, report_dir: Path) -> None:
     print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
     print_counts(result.summary())
+    if result.organization:
+        print_accounts(result.summary(), result.accounts)
     if len(result.findings):
         print(result.summary_frame().to_string())
     print(f"API calls: {sum(result.api_calls.values())}, retries: {result.retries}")
@@ -102,10 +122,11 @@ def print_summary(result: ScanResult, report_dir: Path) -> None:
 
 
 def _exit_code(summary: dict) -> int:
-    """3 when any bucket is non-compliant or unknown, or any finding (account-level ones
-    included) is FAIL or ERROR; else 0."""
+    """3 when any bucket is non-compliant or unknown, any finding (account-level ones
+    included) is FAIL or ERROR, or an account of an organization scan failed; else 0."""
     failing = any(c["FAIL"] or c["ERROR"] for c in summary["by_check"].values())
-    if summary["non_compliant_buckets"] or summary["unknown_buckets"] or failing:
+    incomplete = summary.get("failed_accounts", 0)
+    if summary["non_compliant_buckets"] or summary["unknown_buckets"] or failing or incomplete:
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -115,6 +136,8 @@ def _run(args: argparse.Namespace, params: Params) -> int:
 
     run = run_notebook(params, args.notebook or REPO_NOTEBOOK)
     print_counts(run.summary)
+    if run.accounts is not None and len(run.accounts) > 1:
+        print_accounts(run.summary, run.accounts)
     print(f"Report: {run.folder / 'report.html'}")
     print(f"Run folder: {run.folder}")
     return _exit_code(run.summary)
@@ -217,8 +240,9 @@ def _import_plan(args: argparse.Namespace) -> int:
     findings, buckets = pulumi_import.findings_from_report(report)
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
     alarm = pulumi_import.alarm_for(args.alarm_threshold, report.get("regions", []))
+    providers = pulumi_import.providers_for_report(report)
     folder = pulumi_import.write_pulumi_folder(
-        plan, args.output or args.findings.parent / "pulumi", alarm
+        plan, args.output or args.findings.parent / "pulumi", alarm, providers
     )
     imported = plan[plan["action"] == "import"]
     print(
@@ -264,7 +288,8 @@ def _demo(args: argparse.Namespace) -> int:
     from s3compliance.testing.demo import demo_params
 
     path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
-    return _run(args, demo_params(path, **_overrides(args)))
+    org = {"demo": "org"} if args.org else {}
+    return _run(args, demo_params(path, **_overrides(args), **org))
 
 
 COMMANDS = {
@@ -281,6 +306,7 @@ COMMANDS = {
 EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
+    (("s3compliance.scan.engines:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),
     (
         ("botocore.exceptions:NoCredentialsError", "botocore.exceptions:ProfileNotFound"),
         "no usable AWS credentials",

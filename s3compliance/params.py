@@ -253,6 +253,19 @@ def _check_accounts(data: dict[str, Any], source: str) -> None:
         )
     if data.get("dask_scheduler") and data.get("engine", "threads") != "dask":
         raise ParamsError(f"{source}: key 'dask_scheduler': only used with engine: dask")
+    if accounts is not None and data.get("apply_tags"):
+        raise ParamsError(
+            f"{source}: key 'apply_tags': tagging writes with the caller's credentials, so it "
+            "tags one account only: run it per account (accounts: null)"
+        )
+    demo = data.get("demo", False)
+    if demo is True and accounts is not None:
+        raise ParamsError(f"{source}: key 'demo': true is one account; use demo: org")
+    if demo == "org" and data.get("engine", "threads") == "dask":
+        raise ParamsError(
+            f"{source}: key 'engine': the demo organization lives in this process (moto "
+            "in-process), which Dask workers cannot see; use engine: threads"
+        )
 
 
 class _Loader(yaml.SafeLoader):

@@ -30,6 +30,7 @@ from s3compliance.params import home_region
 #: The pulumi-aws major version the type tokens and import ids are those of.
 PULUMI_AWS_MAJOR = 7
 IMPORT_PLAN_COLUMNS = [
+    "account_id",
     "bucket",
     "region",
     "type",
@@ -178,6 +179,7 @@ def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
     for b in report["buckets"]:
         buckets.append(
             {
+                "account_id": b.get("account_id", report["account_id"]),
                 "bucket": b["bucket_name"],
                 "region": b.get("region", ""),
                 "status": b["status"],
@@ -187,7 +189,7 @@ def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
         findings.extend({"bucket": b["bucket_name"], **f} for f in b["findings"])
     return (
         pd.DataFrame(findings, columns=["bucket", "check_id", "status", "error_code", "evidence"]),
-        pd.DataFrame(buckets, columns=["bucket", "region", "status", "tags"]),
+        pd.DataFrame(buckets, columns=["account_id", "bucket", "region", "status", "tags"]),
     )
 
 
@@ -266,6 +268,7 @@ def _row(
     ignore: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
+        "account_id": getattr(b, "account_id", ""),
         "bucket": b.bucket,
         "region": b.region,
         "type": type_,
@@ -278,14 +281,85 @@ def _row(
     }
 
 
-def import_file(plan: pd.DataFrame) -> dict[str, Any]:
-    """The document ``pulumi import --file`` reads."""
+@dataclass(frozen=True)
+class Providers:
+    """One ``aws.Provider`` per account of an organization run.
+
+    The scanning account's provider uses the stack's own credentials; every other account's
+    assumes ``role_name`` (with ``external_id``), as the scan did. ``allowed_account_ids`` pins
+    each provider to its account, so a wrong role or profile fails instead of touching another
+    account.
+    """
+
+    caller: str
+    role_name: str = "OrganizationAccountAccessRole"
+    external_id: str | None = None
+    region: str = "us-east-1"
+    partition: str = "aws"
+
+    @staticmethod
+    def name(account_id: str) -> str:
+        return f"account-{account_id}"
+
+    def role_arn(self, account_id: str) -> str | None:
+        if account_id == self.caller:
+            return None
+        return f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
+
+
+#: The stack the README's commands create: the import file's provider URNs name it.
+STACK = "adopt-s3"
+PROJECT = "s3compliance-import"
+
+
+def provider_urn(account_id: str, stack: str = STACK) -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:aws::{Providers.name(account_id)}"
+
+
+def providers_for(
+    parameters: dict[str, Any], caller: str, organization: bool, partition: str = "aws"
+) -> Providers | None:
+    """The providers an organization run's program declares (None for one account), from the
+    run's parameters (the role and external id the scan used)."""
+    if not organization:
+        return None
+    return Providers(
+        caller,
+        str(parameters.get("role_name") or "OrganizationAccountAccessRole"),
+        parameters.get("external_id") or None,
+        home_region(list(parameters.get("regions") or [])),
+        partition,
+    )
+
+
+def providers_for_report(report: dict[str, Any]) -> Providers | None:
+    """:func:`providers_for` from a findings file (validated by the caller)."""
+    accounts = report.get("accounts", [])
+    organization = len(accounts) > 1 or report["parameters"].get("accounts") is not None
+    arn = next((b.get("bucket_arn", "") for b in report["buckets"]), "")
+    partition = arn.split(":")[1] if arn.count(":") >= 2 else "aws"
+    return providers_for(report["parameters"], report["account_id"], organization, partition)
+
+
+def import_file(plan: pd.DataFrame, providers: Providers | None = None) -> dict[str, Any]:
+    """The document ``pulumi import --file`` reads.
+
+    With ``providers`` each resource names its account's provider, through the ``nameTable``
+    the format requires (provider name -> URN of a provider already in the stack: see the
+    README for how it gets there)."""
+    imported = plan[plan["action"] == "import"]
+    resources = []
+    for r in imported.itertuples(index=False):
+        entry = {"type": r.type, "name": r.name, "id": r.id}
+        if providers is not None:
+            entry["provider"] = Providers.name(r.account_id)
+        resources.append(entry)
+    if providers is None:
+        return {"resources": resources}
+    accounts = sorted(set(imported["account_id"]))
     return {
-        "resources": [
-            {"type": r.type, "name": r.name, "id": r.id}
-            for r in plan.itertuples(index=False)
-            if r.action == "import"
-        ]
+        "nameTable": {Providers.name(a): provider_urn(a) for a in accounts},
+        "resources": resources,
     }
 
 
@@ -330,9 +404,36 @@ def _alarm_lines(alarm: Alarm) -> list[str]:
     ]
 
 
-def render_program(plan: pd.DataFrame, alarm: Alarm | None = None) -> str:
+def _provider_lines(imported: pd.DataFrame, providers: Providers) -> list[str]:
+    lines = [
+        "",
+        "# One provider per account, pinned to it (allowed_account_ids).",
+        "PROVIDERS = {}",
+    ]
+    for account in sorted(set(imported["account_id"])):
+        if not re.fullmatch(r"\d{12}", str(account)):  # ids are code here: refuse anything odd
+            raise ValueError(f"refusing to render account id {account!r}")
+        arn = providers.role_arn(account)
+        role = ""
+        if arn is not None:
+            external = f", external_id={providers.external_id!r}" if providers.external_id else ""
+            role = (
+                f"\n    assume_roles=[aws.ProviderAssumeRoleArgs(role_arn={arn!r}, "
+                f"session_name='s3compliance-import'{external})],"
+            )
+        lines.append(
+            f"PROVIDERS[{account!r}] = aws.Provider(\n    {Providers.name(account)!r},\n"
+            f"    region={providers.region!r},\n    allowed_account_ids=[{account!r}],{role}\n)"
+        )
+    return lines
+
+
+def render_program(
+    plan: pd.DataFrame, alarm: Alarm | None = None, providers: Providers | None = None
+) -> str:
     """A Pulumi Python program declaring every planned resource as imported and protected
-    (and, with ``alarm``, the alarm and topic it creates)."""
+    (and, with ``alarm``, the alarm and topic it creates); with ``providers``, each resource
+    goes through its account's provider."""
     lines = [
         '"""Generated by s3compliance: adopt these buckets as they are. Nothing here changes AWS:',
         "every resource is imported (import_) and protected (protect=True), with inputs equal to",
@@ -351,11 +452,26 @@ def render_program(plan: pd.DataFrame, alarm: Alarm | None = None) -> str:
         "    )",
         "",
     ]
-    for r in plan[plan["action"] == "import"].itertuples(index=False):
+    if providers is not None:  # each resource through its account's provider
+        lines[-5:-1] = [
+            "def adopt(resource_id, ignore_changes=None, provider=None):",
+            "    return pulumi.ResourceOptions(",
+            "        import_=resource_id,",
+            "        protect=True,",
+            "        ignore_changes=ignore_changes,",
+            "        provider=provider,",
+            "    )",
+        ]
+    imported = plan[plan["action"] == "import"]
+    if providers is not None:
+        lines += _provider_lines(imported, providers)
+    for r in imported.itertuples(index=False):
         bad = [k for k in r.inputs if not k.isidentifier() or keyword.iskeyword(k)]
         if bad:  # argument names are code: refuse rather than render anything odd
             raise ValueError(f"refusing to render argument names {bad!r} for {r.name!r}")
         ignore = f", ignore_changes={r.ignore_changes!r}" if r.ignore_changes else ""
+        if providers is not None:
+            ignore += f", provider=PROVIDERS[{r.account_id!r}]"
         args = "".join(
             f"    {key}={_literal(value, 5 + len(key))},\n" for key, value in r.inputs.items()
         )
@@ -380,7 +496,37 @@ description: Buckets flagged by s3compliance, imported and protected (generated)
 REQUIREMENTS = f"pulumi>=3,<4\npulumi-aws>={PULUMI_AWS_MAJOR},<{PULUMI_AWS_MAJOR + 1}\n"
 
 
-def _readme(plan: pd.DataFrame, alarm: Alarm | None = None) -> str:
+def _org_readme(plan: pd.DataFrame, providers: Providers) -> list[str]:
+    accounts = sorted(set(plan.loc[plan["action"] == "import", "account_id"]))
+    return [
+        "",
+        f"## Accounts ({len(accounts)})",
+        "",
+        "The program declares one `aws.Provider` per account, pinned with `allowed_account_ids`:",
+        f"the scanning account ({providers.caller}) uses the stack's own credentials, the others "
+        f"assume `{providers.role_name}`, as the scan did. Run it with the scanning account's "
+        "credentials.",
+        "",
+        "`import.json` names each resource's provider through its `nameTable`, which the",
+        "`pulumi import --file` format requires to hold the URN of a provider *already in the",
+        f"stack* (URNs written for stack `{STACK}`, project `{PROJECT}`). Either create the",
+        "providers first (they are not cloud resources: nothing changes in AWS):",
+        "",
+        "```sh",
+        "pulumi up "
+        + " ".join(f"--target '{provider_urn(a)}'" for a in accounts[:3])
+        + (" ..." if len(accounts) > 3 else ""),
+        "pulumi import --file import.json",
+        "```",
+        "",
+        "or import per account, each with that account's credentials and no provider:",
+        "`import-<account id>.json` holds that account's resources only.",
+    ]
+
+
+def _readme(
+    plan: pd.DataFrame, alarm: Alarm | None = None, providers: Providers | None = None
+) -> str:
     imported = plan[plan["action"] == "import"]
     left = plan[plan["action"] == "left-out"]
     regions = sorted(set(imported["region"]))
@@ -415,21 +561,36 @@ def _readme(plan: pd.DataFrame, alarm: Alarm | None = None) -> str:
             "told. They read the metrics the scan publishes with `publish_metrics: true`; they",
             "change no bucket.",
         ]
+    if providers is not None:
+        lines += _org_readme(plan, providers)
     if len(left):
         lines += ["", "Left out (never guessed):", ""]
         lines += [f"- `{r.name}` ({r.type}): {r.note}" for r in left.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
-def write_pulumi_folder(plan: pd.DataFrame, folder: str | Path, alarm: Alarm | None = None) -> Path:
-    """``import.json``, ``__main__.py``, ``Pulumi.yaml``, ``requirements.txt``, ``README.md``."""
+def write_pulumi_folder(
+    plan: pd.DataFrame,
+    folder: str | Path,
+    alarm: Alarm | None = None,
+    providers: Providers | None = None,
+) -> Path:
+    """``import.json``, ``__main__.py``, ``Pulumi.yaml``, ``requirements.txt``, ``README.md``;
+    with ``providers`` also ``import-<account>.json`` per account."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "import.json", json.dumps(import_file(plan), indent=2) + "\n")
-    atomic_write_text(folder / "__main__.py", render_program(plan, alarm))
+    atomic_write_text(
+        folder / "import.json", json.dumps(import_file(plan, providers), indent=2) + "\n"
+    )
+    if providers is not None:
+        for account, part in plan.groupby("account_id", sort=True):
+            if (part["action"] == "import").any():
+                text = json.dumps(import_file(part), indent=2) + "\n"
+                atomic_write_text(folder / f"import-{account}.json", text)
+    atomic_write_text(folder / "__main__.py", render_program(plan, alarm, providers))
     atomic_write_text(folder / "Pulumi.yaml", PULUMI_YAML)
     atomic_write_text(folder / "requirements.txt", REQUIREMENTS)
-    atomic_write_text(folder / "README.md", _readme(plan, alarm))
+    atomic_write_text(folder / "README.md", _readme(plan, alarm, providers))
     return folder
 
 
@@ -440,14 +601,17 @@ def alarm_for(alarm_threshold: int | None, regions: list[str]) -> Alarm | None:
     return Alarm(alarm_threshold, home_region(regions))
 
 
-def run_folder_writer(plan: pd.DataFrame, alarm: Alarm | None = None) -> Callable[[Path], Path]:
+def run_folder_writer(
+    plan: pd.DataFrame, alarm: Alarm | None = None, providers: Providers | None = None
+) -> Callable[[Path], Path]:
     """A writer for :func:`s3compliance.outputs.report.write_report`'s ``extra_writers``: the
     Pulumi files go to ``pulumi/`` inside the run folder, staged and published with the rest."""
-    return lambda folder: write_pulumi_folder(plan, Path(folder) / "pulumi", alarm)
+    return lambda folder: write_pulumi_folder(plan, Path(folder) / "pulumi", alarm, providers)
 
 
 def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
     """The plan for people: one row per resource, without the (long) inputs."""
-    table = plan[["bucket", "type", "name", "action", "note"]].copy()
+    accounts = ["account_id"] if plan["account_id"].nunique() > 1 else []
+    table = plan[[*accounts, "bucket", "type", "name", "action", "note"]].copy()
     table["type"] = table["type"].str.rsplit(":", n=1).str[-1]
     return table.reset_index(drop=True)

@@ -23,7 +23,11 @@ CELL_COLOURS = ["#66bb6a", "#e53935", "#9e9e9e"]
 
 
 def _subtitle(result: ScanResult, run_date: str) -> str:
-    return f"account {result.account_id} · {', '.join(result.regions)} · {run_date}"
+    if result.organization:
+        who = f"{len(result.accounts)} accounts, scanned from {result.account_id}"
+    else:
+        who = f"account {result.account_id}"
+    return f"{who} · {', '.join(result.regions)} · {run_date}"
 
 
 def _titled(fig: Figure, title: str, result: ScanResult, run_date: str) -> None:
@@ -186,15 +190,63 @@ def framework_chart(result: ScanResult, run_date: str) -> Figure:
     return fig
 
 
+def account_label(account_id: str, name: str) -> str:
+    return f"{name} ({account_id})" if name else account_id
+
+
+def accounts_matrix(result: ScanResult) -> pd.DataFrame:
+    """Buckets per account and status (skipped accounts left out), worst account first; an
+    account that could not be scanned is labelled ``[NOT SCANNED]``."""
+    rows = result.accounts[result.accounts["status"] != "skipped"]
+    labels = [
+        account_label(a, n) + ("  [NOT SCANNED]" if s == "error" else "")
+        for a, n, s in zip(rows["account_id"], rows["account_name"], rows["status"], strict=True)
+    ]
+    frame = pd.DataFrame(
+        {
+            "compliant": rows["compliant_buckets"].to_numpy(),
+            "non_compliant": rows["non_compliant_buckets"].to_numpy(),
+            "unknown": rows["unknown_buckets"].to_numpy(),
+        },
+        index=labels,
+    )
+    return frame.sort_values(["non_compliant", "unknown"], ascending=False, kind="stable")
+
+
+def accounts_chart(result: ScanResult, run_date: str) -> Figure:
+    """Non-compliant, unknown and compliant buckets per account, stacked, worst on top."""
+    frame = accounts_matrix(result).iloc[::-1]
+    fig = Figure(figsize=(8, 1.2 + 0.42 * max(len(frame), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    left = pd.Series(0, index=frame.index)
+    for status in ("non_compliant", "unknown", "compliant"):
+        ax.barh(
+            list(frame.index),
+            frame[status].to_numpy(),
+            left=left.to_numpy(),
+            color=STATUS_COLOURS[status],
+            label=status.replace("_", "-"),
+        )
+        left = left + frame[status]
+    ax.set_xlabel("buckets")
+    ax.legend(loc="lower right", fontsize=8)
+    _titled(fig, "Buckets per account", result, run_date)
+    return fig
+
+
 def all_charts(result: ScanResult, run_date: str, top_n: int = 30) -> dict[str, Figure]:
-    """Every chart of the report, by the file name it is saved under."""
-    return {
+    """Every chart of the report, by the file name it is saved under (``accounts`` only for
+    an organization run)."""
+    figures = {
         "status": status_chart(result, run_date),
         "failures_by_check": failures_chart(result, run_date),
         "heatmap": heatmap_chart(result, run_date, top_n),
         "severity": severity_chart(result, run_date),
         "frameworks": framework_chart(result, run_date),
     }
+    if result.organization:
+        figures["accounts"] = accounts_chart(result, run_date)
+    return figures
 
 
 def save_charts(figures: dict[str, Figure], folder: str | Path, dpi: int = 110) -> list[Path]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -30,6 +30,9 @@ from s3compliance.outputs.report import build_report
 from s3compliance.outputs.runfolder import atomic_write_text, project_output_dir, staged_run
 from s3compliance.params import KEYS, Params, validate
 from s3compliance.scan.engine import Scanner, ScanResult
+
+if TYPE_CHECKING:
+    from s3compliance.scan.engines import OrgScanner
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ def notebook_params(namespace: Mapping[str, Any]) -> Params:
     return validate(values, "notebook parameters")
 
 
-def discover(scanner: Scanner) -> pd.DataFrame:
+def discover(scanner: Scanner | OrgScanner) -> pd.DataFrame:
     """The notebook's discovery step: missing credentials are one line naming the two ways out."""
     from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
@@ -84,19 +87,30 @@ def run_date_of(params: Params) -> str:
     return params.run_date or datetime.now(UTC).date().isoformat()
 
 
-def open_scanner(params: Params) -> Scanner:
-    """A scanner for the account the parameters name: the demo account when ``demo`` is true.
+def open_scanner(params: Params) -> Scanner | OrgScanner:
+    """A scanner for the account(s) the parameters name: the demo account when ``demo`` is
+    true, the demo organization when it is ``org``; an :class:`OrgScanner` for an account list,
+    the organization or the Dask engine.
 
     The demo account lives as long as the kernel; calling this again re-seeds a fresh one.
     """
     global _demo_account
+    from s3compliance.scan.engines import OrgScanner
+
     if not params.demo:
-        return Scanner(params)
+        return OrgScanner(params) if params.multi_account else Scanner(params)
     from s3compliance.scan.aws import Clients
-    from s3compliance.testing.demo import DemoAccount
 
     if _demo_account is not None:
         _demo_account.stop()
+    if params.demo == "org":
+        from s3compliance.testing.org_demo import DemoOrganization
+
+        _demo_account = DemoOrganization()
+        session = _demo_account.start()
+        return OrgScanner(params, session=session, hook=_demo_account.hook)
+    from s3compliance.testing.demo import DemoAccount
+
     _demo_account = DemoAccount()
     session = _demo_account.start()
     return Scanner(params, clients=Clients(session, None, params.max_workers))
@@ -146,6 +160,7 @@ def require_demo_extra() -> None:
 class NotebookRun:
     folder: Path
     summary: dict[str, Any]
+    accounts: pd.DataFrame | None = None
 
 
 def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
@@ -188,11 +203,14 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
             executed, run.staging / "report.html", report_title(params, report["account_id"])
         )
         summary = report["summary"]
+        accounts = pd.DataFrame(report.get("accounts", []))
     assert run.final is not None
-    return NotebookRun(run.final, summary)
+    return NotebookRun(run.final, summary, accounts)
 
 
-def tagging_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.DataFrame | str:
+def tagging_step(
+    result: ScanResult, scanner: Scanner | OrgScanner, params: Params
+) -> pd.DataFrame | str:
     """The notebook's tagging cell: plan and apply when ``apply_tags`` is on, else say it is off."""
     if not params.apply_tags:
         return "Tagging is off (apply_tags: false): the scan made no write."
@@ -200,7 +218,9 @@ def tagging_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.Dat
     return tagging.apply_tags(plan, scanner.clients, scanner.retry, params.tag_key)
 
 
-def alerts_step(result: ScanResult, scanner: Scanner, params: Params) -> pd.DataFrame | str:
+def alerts_step(
+    result: ScanResult, scanner: Scanner | OrgScanner, params: Params
+) -> pd.DataFrame | str:
     """The notebook's alerting cell: every configured channel, or a note that none is."""
     if not (params.sns_topic_arn or params.publish_metrics or params.sqs_queue_url):
         return "No alerting configured (sns_topic_arn, publish_metrics, sqs_queue_url)."
@@ -226,6 +246,28 @@ def show_step(outcome: pd.DataFrame | str, caption: str) -> None:
     from s3compliance.outputs.tables import show_table
 
     show_table(outcome, caption)
+
+
+def show_accounts(result: ScanResult) -> None:
+    """The notebook's "Accounts" section: per-account table worst first and the accounts that
+    could not be scanned (an organization run; one line for a single account)."""
+    if not result.organization:
+        print(
+            f"One account: {result.account_id} (accounts: null). Set accounts: organization to "
+            'scan every account of the organization (README "Organizations").'
+        )
+        return
+    from s3compliance.outputs.report import accounts_table, failed_accounts_table
+    from s3compliance.outputs.tables import show_table
+
+    # seconds vary from run to run: they are in findings.json, not in the notebook
+    show_table(accounts_table(result).drop(columns=["seconds"]), "Accounts, worst first")
+    failed = failed_accounts_table(result)
+    if len(failed):
+        print(f"INCOMPLETE: {len(failed)} account(s) could not be scanned, or not completely:")
+        show_table(failed, "Accounts that could not be scanned")
+    else:
+        print("Every listed account was scanned.")
 
 
 def published_folder(folder: Path, published_dir: str = "") -> Path:

@@ -51,6 +51,8 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         group = per_bucket.get(row.bucket, no_findings)
         buckets.append(
             {
+                "account_id": row.account_id,
+                "account_name": row.account_name,
                 "bucket_name": row.bucket,
                 "bucket_arn": row.bucket_arn,
                 "region": row.region,
@@ -64,6 +66,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         if row.status == "non_compliant":
             non_compliant.append(
                 {
+                    "account_id": row.account_id,
                     "bucket_name": row.bucket,
                     "bucket_arn": row.bucket_arn,
                     "region": row.region,
@@ -73,6 +76,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
             )
         errors.extend(
             {
+                "account_id": row.account_id,
                 "bucket_name": row.bucket,
                 "check_id": f.check_id,
                 "error_code": f.error_code,
@@ -92,11 +96,18 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "non_compliant_buckets": non_compliant,
         "buckets": buckets,
         "account_findings": [
-            _finding_entry(f) for f in result.account_findings.itertuples(index=False)
+            {"account_id": f.account_id, **_finding_entry(f)}
+            for f in result.account_findings.itertuples(index=False)
         ],
+        "accounts": accounts_section(result.accounts),
         "errors": errors,
         "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
     }
+
+
+def accounts_section(accounts: pd.DataFrame) -> list[dict[str, Any]]:
+    """The report's ``accounts``: one object per account, plain JSON types."""
+    return list(json.loads(accounts.to_json(orient="records")))
 
 
 def findings_csv(result: ScanResult) -> str:
@@ -165,16 +176,24 @@ def write_report(
 def overview_table(result: ScanResult) -> pd.DataFrame:
     """Bucket counts by status and severity, as a two-column table for people."""
     summary = {k: v for k, v in result.summary().items() if k != "by_check"}
+    if not result.organization:
+        summary.pop("failed_accounts")
     return pd.DataFrame(
         {"metric": [k.replace("_", " ") for k in summary], "count": list(summary.values())}
     ).set_index("metric")
+
+
+def _account_columns(result: ScanResult) -> list[str]:
+    """An organization run's tables say whose bucket each row is."""
+    return ["account_id", "account_name"] if result.organization else []
 
 
 def non_compliant_table(result: ScanResult) -> pd.DataFrame:
     """Non-compliant buckets, worst first: what a reader acts on."""
     frame = result.buckets[result.buckets["status"] == "non_compliant"]
     frame = frame.sort_values(["violation_count", "bucket"], ascending=[False, True])
-    table = frame[["bucket", "region", "bucket_severity", "violation_count"]].copy()
+    columns = [*_account_columns(result), "bucket", "region", "bucket_severity", "violation_count"]
+    table = frame[columns].copy()
     table["violations"] = frame["violations"].map("; ".join)
     return table.reset_index(drop=True)
 
@@ -182,12 +201,58 @@ def non_compliant_table(result: ScanResult) -> pd.DataFrame:
 def errors_table(result: ScanResult) -> pd.DataFrame:
     """Checks that could not be evaluated, with the AWS error code: what a reader must fix."""
     errors = result.findings[result.findings["status"] == "ERROR"]
-    return errors[["bucket", "check_id", "error_code", "reason"]].reset_index(drop=True)
+    columns = [*_account_columns(result), "bucket", "check_id", "error_code", "reason"]
+    return errors[columns].reset_index(drop=True)
+
+
+ACCOUNT_TABLE_COLUMNS = [
+    "account_id",
+    "account_name",
+    "ou_path",
+    "status",
+    "total_buckets",
+    "non_compliant_buckets",
+    "unknown_buckets",
+    "high_severity_buckets",
+    "compliant_buckets",
+    "error_code",
+    "seconds",
+    "api_calls",
+    "retries",
+]
+
+
+def accounts_table(result: ScanResult) -> pd.DataFrame:
+    """One row per account, worst first: accounts in error (the scan is incomplete there),
+    then by non-compliant, unknown and high-severity buckets; skipped accounts last."""
+    frame = result.accounts.copy()
+    frame["_rank"] = frame["status"].map({"error": 0, "scanned": 1, "skipped": 2})
+    frame = frame.sort_values(
+        [
+            "_rank",
+            "non_compliant_buckets",
+            "unknown_buckets",
+            "high_severity_buckets",
+            "account_id",
+        ],
+        ascending=[True, False, False, False, True],
+        kind="stable",
+    )
+    return frame[ACCOUNT_TABLE_COLUMNS].reset_index(drop=True)
+
+
+def failed_accounts_table(result: ScanResult) -> pd.DataFrame:
+    """The accounts that could not be scanned, with the AWS error code and why."""
+    failed = result.accounts[result.accounts["status"] == "error"]
+    return failed[["account_id", "account_name", "ou_path", "error_code", "reason"]].reset_index(
+        drop=True
+    )
 
 
 def account_table(result: ScanResult) -> pd.DataFrame:
     """Account-level findings (profiles fsbp/all): one row per account-scope check."""
-    return result.account_findings[["check_id", "status", "reason"]].reset_index(drop=True)
+    columns = [*_account_columns(result), "check_id", "status", "reason"]
+    return result.account_findings[columns].reset_index(drop=True)
 
 
 def findings_table(result: ScanResult) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from s3compliance.checks import select_checks
 from s3compliance.params import Params
@@ -117,7 +118,12 @@ class ShardResult:
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """The error's message on one line (an AWS error's own message, without botocore's
+    "An error occurred (...) when calling..." preamble: the code is shown beside it)."""
+    message = str(exc)
+    if isinstance(exc, ClientError):
+        message = str(exc.response.get("Error", {}).get("Message") or message)
+    text = " ".join(message.split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -167,7 +173,7 @@ def discover_account(
         code = _code(exc)
         if step == "AssumeRole" and not task.own:
             arn = role_arn(account.account_id, p.role_name)
-            reason = f"cannot assume {arn}: {code}: {one_line(exc)}"
+            reason = f"cannot assume {arn}: {one_line(exc)}"
         else:
             reason = f"{step} failed: {one_line(exc)}"
         log.warning("account %s: %s", account.account_id, reason)
@@ -392,6 +398,7 @@ class OrgScanner:
         self.clients = Clients(self.session, params.endpoint_url, params.max_workers)
         self.caller_id = self.clients.account_id(self.retry)
         self.skipped: list[Account] = []
+        self.listed: list[str] = []
         self.discoveries: list[AccountDiscovery] = []
         self._engine: ThreadsEngine | DaskEngine | None = None
 
@@ -407,9 +414,15 @@ class OrgScanner:
             self._engine.close()
             self._engine = None
 
+    def _in_listed_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        order = {account_id: n for n, account_id in enumerate(self.listed)}
+        ranks = frame["account_id"].map(order)
+        return frame.iloc[ranks.argsort(kind="stable")].reset_index(drop=True)
+
     def accounts(self) -> list[Account]:
         """The accounts to scan (active ones) and, in :attr:`skipped`, the others."""
         found = resolve_accounts(self.params, self.clients, self.retry)
+        self.listed = [a.account_id for a in found]
         if self.params.accounts is None and found[0].account_id == "unknown":
             raise ScanAborted("cannot tell the caller's account: sts:GetCallerIdentity failed")
         self.skipped = [a for a in found if not a.active]
@@ -525,7 +538,7 @@ class OrgScanner:
                     retries=sum(s.retries for s in task_stats),
                 )
             )
-        for account in self.skipped:
+        for account in self.skipped:  # listed where Organizations listed them
             rows.append(
                 account_row(
                     account.account_id,
@@ -553,7 +566,7 @@ class OrgScanner:
             retries=self.retry.counter.count + sum(s.retries for s in stats),
             api_calls=dict(sorted(calls.items())),
             wall_seconds=time.perf_counter() - self.started,
-            accounts=pd.DataFrame(rows, columns=ACCOUNT_COLUMNS),
+            accounts=self._in_listed_order(pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)),
             organization=True,
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}

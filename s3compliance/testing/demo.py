@@ -380,9 +380,16 @@ def _connect(session: boto3.Session, fleet: tuple[Archetype, ...]) -> None:
 
 
 def seed_fleet(
-    session: boto3.Session, faults: FaultInjector, fleet: tuple[Archetype, ...] = FLEET
+    session: boto3.Session,
+    faults: FaultInjector,
+    fleet: tuple[Archetype, ...] = FLEET,
+    account_id: str = DEMO_ACCOUNT,
+    connect: bool = True,
 ) -> None:
-    """Create the fleet in the active moto mock, registering its denials with ``faults``."""
+    """Create the fleet in the active moto mock, registering its denials with ``faults``.
+
+    ``connect`` adds the access-log and replication links between the fleet's own buckets (the
+    demo organization's members have none)."""
     dates: dict[str, datetime] = {}
     system_tags: dict[str, dict[str, str]] = {}
     for kind in fleet:
@@ -398,9 +405,10 @@ def seed_fleet(
             dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
             if kind.system_tags:
                 system_tags[bucket] = kind.system_tags
-    _connect(session, fleet)
+    if connect:
+        _connect(session, fleet)
     session.client("s3control", region_name=DEMO_REGION).put_public_access_block(
-        AccountId=DEMO_ACCOUNT, PublicAccessBlockConfiguration=ACCOUNT_BPA
+        AccountId=account_id, PublicAccessBlockConfiguration=ACCOUNT_BPA
     )
     _fix_in_backend(dates, system_tags)
 
@@ -458,10 +466,18 @@ def demo_account() -> Iterator[boto3.Session]:
 
 
 def demo_params(path: str | Path | None = None, **overrides: Any) -> Params:
-    """``params/demo.yaml`` when given, else defaults; never an endpoint or a profile."""
+    """``params/demo.yaml`` when given, else defaults; never an endpoint or a profile.
+
+    ``demo="org"`` is the demo organization (``accounts: organization`` unless the file names
+    accounts); anything else the single demo account."""
     values = {k: v for k, v in overrides.items() if v is not None}
+    org = values.get("demo") == "org"
+    values["demo"] = "org" if org else True
+    if org:
+        values.setdefault("accounts", "organization")
+        values["apply_tags"] = False  # tagging is per account (see README "Organizations")
     params = load_params(path, **values) if path else validate(values, "<demo defaults>")
-    return replace(params, endpoint_url=None, aws_profile=None, demo=True)
+    return replace(params, endpoint_url=None, aws_profile=None)
 
 
 def run_demo(params: Params, progress: bool | None = None) -> ScanResult:

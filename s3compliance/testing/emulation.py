@@ -247,3 +247,36 @@ class MfaDeleteEmulator:
             state = self._state.get(context.get("emulated_bucket", ""))
         if state and "Error" not in parsed:
             parsed["MFADelete"] = state
+
+
+class RoleRefuser:
+    """moto grants every AssumeRole; this refuses it for chosen accounts, as IAM does when the
+    role's trust policy does not name the caller (``AccessDenied``, HTTP 403).
+
+    Installed on the *caller's* session (the one whose STS assumes the roles); the scan itself
+    never knows. Answers in STS's query-protocol error shape.
+    """
+
+    def __init__(self, accounts: set[str] | frozenset[str] = frozenset()) -> None:
+        self.accounts = set(accounts)
+        self.refused = 0
+
+    def install(self, session: boto3.Session) -> RoleRefuser:
+        session.events.register_first("before-send.sts.AssumeRole", self)
+        return self
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        arn = parse_qs(body).get("RoleArn", [""])[0]
+        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        if account not in self.accounts:
+            return None
+        self.refused += 1
+        message = f"User is not authorized to perform: sts:AssumeRole on resource: {arn}"
+        body = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            "<RequestId>EMULATED</RequestId></ErrorResponse>"
+        )
+        return _response(request, 403, body, {"content-type": "text/xml"})
