@@ -59,6 +59,25 @@ def _parser() -> argparse.ArgumentParser:
         "--with-writes", action="store_true", help="add what tagging and alerting need"
     )
 
+    org_role = sub.add_parser(
+        "org-role", help="Pulumi program: the read-only scan role in every member account"
+    )
+    org_role.add_argument(
+        "--scanner-account", required=True, help="the account the scan runs from (12 digits)"
+    )
+    org_role.add_argument(
+        "--ou", action="append", default=[], help="OU or root id to deploy to (repeatable)"
+    )
+    org_role.add_argument("--role-name", help="role to create (default: s3compliance-scan)")
+    org_role.add_argument("--external-id", help="external id the role's trust policy requires")
+    org_role.add_argument("--params", help="YAML parameters file (profile, checks, regions)")
+    org_role.add_argument(
+        "--delegated-admin",
+        action="store_true",
+        help="the program runs from a delegated administrator, not the management account",
+    )
+    org_role.add_argument("--output", type=Path, default=Path("org-role"), help="folder to write")
+
     tag = sub.add_parser("tag", help="tag buckets with their compliance status (dry run default)")
     source = tag.add_mutually_exclusive_group(required=True)
     source.add_argument("--findings", type=Path, help="a run's findings.json")
@@ -149,7 +168,8 @@ def _iam_policy(args: argparse.Namespace) -> int:
     params = load_params(args.params) if args.params else Params()
     if args.profile:
         params = validate({**params.to_dict(), "profile": args.profile}, "--profile")
-    policy = iam_policy(params.profile, params.checks, params.all_regions, args.with_writes)
+    role = params.role_name if params.accounts is not None else None
+    policy = iam_policy(params.profile, params.checks, params.all_regions, args.with_writes, role)
     print(json.dumps(policy, indent=2))
     return EXIT_OK
 
@@ -253,6 +273,28 @@ def _import_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _org_role(args: argparse.Namespace) -> int:
+    """Write the StackSet program that deploys the scan role: no AWS call."""
+    from s3compliance.iac.org_role import org_role, write_org_role_folder
+
+    params = load_params(args.params) if args.params else Params()
+    role = org_role(
+        args.scanner_account,
+        args.ou,
+        params,
+        args.role_name,
+        args.external_id,
+        args.delegated_admin,
+    )
+    folder = write_org_role_folder(role, args.output)
+    print(
+        f"Role {role.role_name} for {', '.join(role.organizational_units)}, trusting "
+        f"{role.scanner_account}: {len(role.policy['Statement'][0]['Action'])} read-only actions"
+    )
+    print(f"Pulumi files: {folder} (review template.json, then see README.md there)")
+    return EXIT_OK
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -299,6 +341,7 @@ COMMANDS = {
     "tag": _tag,
     "import-plan": _import_plan,
     "iam-policy": _iam_policy,
+    "org-role": _org_role,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only

@@ -69,6 +69,7 @@ def test_frames_follow_the_findings_contract(account, params) -> None:
         "non_compliant_buckets": 1,
         "unknown_buckets": 0,
         "high_severity_buckets": 1,
+        "failed_accounts": 0,
         "by_check": {
             c: {"PASS": 1, "FAIL": 1, "ERROR": 0}
             for c in ("versioning", "encryption", "lifecycle", "cloudwatch_metrics")

@@ -27,6 +27,16 @@ OPERATION_PERMISSIONS: dict[str, str] = {
     "sns:Publish": "sns:Publish",
     "cloudwatch:PutMetricData": "cloudwatch:PutMetricData",
     "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sts:AssumeRole": "sts:AssumeRole",
+    **{
+        f"organizations:{op}": f"organizations:{op}"
+        for op in (
+            "ListRoots",
+            "ListOrganizationalUnitsForParent",
+            "ListAccountsForParent",
+            "ListParents",
+        )
+    },
     **{spec.api: spec.permissions[0] for spec in DOCUMENTS.values() if spec.permissions},
 }
 
@@ -50,16 +60,27 @@ def write_actions() -> list[str]:
     return sorted({*tagging.PERMISSIONS, *alerts.PERMISSIONS})
 
 
+ORGANIZATION_ACTIONS = [
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListParents",
+    "organizations:ListRoots",
+]
+
+
 def iam_policy(
     profile: str = "mission",
     checks: list[str] | None = None,
     all_regions: bool = False,
     with_writes: bool = False,
+    organization_role: str | None = None,
 ) -> dict[str, Any]:
     """An identity policy document granting exactly what the scan needs, read-only.
 
     ``with_writes`` adds a second statement for tagging and alerting, kept apart so that a
-    reviewer sees at once which grants can change the account.
+    reviewer sees at once which grants can change the account. ``organization_role`` (the
+    scanning account of an organization scan) adds listing the organization and assuming that
+    role in the member accounts.
     """
     statements = [
         {
@@ -69,6 +90,23 @@ def iam_policy(
             "Resource": "*",
         }
     ]
+    if organization_role is not None:
+        statements.append(
+            {
+                "Sid": "S3ComplianceOrganization",
+                "Effect": "Allow",
+                "Action": ORGANIZATION_ACTIONS,
+                "Resource": "*",
+            }
+        )
+        statements.append(
+            {
+                "Sid": "S3ComplianceAssumeScanRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::*:role/{organization_role}",
+            }
+        )
     if with_writes:
         statements.append(
             {

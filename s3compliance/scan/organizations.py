@@ -182,6 +182,10 @@ class RoleCredentials:
             "assume-role",
             **extra,
         )
+        # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry: with a
+        # 15-minute session that would be an AssumeRole on every request. Scale to the session.
+        self.credentials._advisory_refresh_timeout = min(15 * 60, self.duration // 3)
+        self.credentials._mandatory_refresh_timeout = min(10 * 60, self.duration // 6)
 
     def _assume(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
