@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pulumi
 import pytest
+from conftest import flagged_bucket, minimal_report
 
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
 from s3compliance.iac import pulumi_import as pi
@@ -428,8 +429,6 @@ def test_a_legacy_us_east_1_bucket_name_is_reported_and_imported(tmp_path, capsy
     legacy naming rule): such an account must still get a report and an import program."""
     import ast
 
-    from conftest import flagged_bucket, minimal_report
-
     from s3compliance.outputs.contract import validate_report
 
     name = "Legacy_Bucket.2017"
@@ -442,3 +441,112 @@ def test_a_legacy_us_east_1_bucket_name_is_reported_and_imported(tmp_path, capsy
     program = (tmp_path / "pulumi" / "__main__.py").read_text()
     assert f"opts=adopt({name!r})" in program
     ast.parse(program)
+
+
+# --- organization runs: one provider per account ----------------------------------------------
+
+
+def _org_plan() -> tuple[pd.DataFrame, pi.Providers]:
+    buckets = pd.DataFrame(
+        [
+            {
+                "account_id": "111122223333",
+                "bucket": "mgmt-logs",
+                "region": "us-east-1",
+                "status": "non_compliant",
+                "tags": {"team": "sec"},
+            },
+            {
+                "account_id": "444455556666",
+                "bucket": "member-data",
+                "region": "eu-west-1",
+                "status": "non_compliant",
+                "tags": None,
+            },
+        ]
+    )
+    findings = pd.DataFrame(
+        [
+            {
+                "bucket": b,
+                "check_id": "versioning",
+                "status": "FAIL",
+                "error_code": "",
+                "evidence": {"versioning": {"Status": "Suspended"}},
+            }
+            for b in ("mgmt-logs", "member-data")
+        ]
+    )
+    providers = pi.Providers("111122223333", "audit-reader", "Ext-9", "us-east-1")
+    return pi.plan_imports(findings, buckets), providers
+
+
+def test_org_program_gives_each_resource_its_accounts_provider(tmp_path) -> None:
+    plan, providers = _org_plan()
+    folder = pi.write_pulumi_folder(plan, tmp_path / "pulumi", providers=providers)
+    mocks = Recorder()
+    pulumi.runtime.set_mocks(mocks, project="s3compliance-import", stack="t", preview=False)
+    namespace = runpy.run_path(str(folder / "__main__.py"))
+
+    @pulumi.runtime.test
+    def settle():
+        every = [*namespace["RESOURCES"].values(), *namespace["PROVIDERS"].values()]
+        return pulumi.Output.all(*[r.urn for r in every])
+
+    settle()
+    created = {a.name: a for a in mocks.created}
+    mgmt, member = created["account-111122223333"], created["account-444455556666"]
+    assert mgmt.typ == member.typ == "pulumi:providers:aws"
+    assert json.loads(mgmt.inputs["allowedAccountIds"]) == ["111122223333"]
+    assert "assumeRoles" not in mgmt.inputs  # the scanning account: the stack's own credentials
+    assert json.loads(member.inputs["allowedAccountIds"]) == ["444455556666"]
+    assert json.loads(member.inputs["assumeRoles"]) == [
+        {
+            "roleArn": "arn:aws:iam::444455556666:role/audit-reader",
+            "sessionName": "s3compliance-import",
+            "externalId": "Ext-9",
+        }
+    ]
+    for name, args in created.items():
+        if args.typ.startswith("aws:s3/"):
+            account = "111122223333" if name.startswith("mgmt-") else "444455556666"
+            assert f"account-{account}" in args.provider, (name, args.provider)
+    imports = json.loads((folder / "import.json").read_text())
+    urn = "urn:pulumi:adopt-s3::s3compliance-import::pulumi:providers:aws::account-{}"
+    assert imports["nameTable"] == {
+        f"account-{a}": urn.format(a) for a in ("111122223333", "444455556666")
+    }
+    assert {(r["name"], r["provider"]) for r in imports["resources"]} == {
+        ("mgmt-logs", "account-111122223333"),
+        ("mgmt-logs-versioning", "account-111122223333"),
+        ("member-data", "account-444455556666"),
+        ("member-data-versioning", "account-444455556666"),
+    }
+    member_file = json.loads((folder / "import-444455556666.json").read_text())
+    assert [r["name"] for r in member_file["resources"]] == [
+        "member-data",
+        "member-data-versioning",
+    ]
+    assert "provider" not in member_file["resources"][0] and "nameTable" not in member_file
+    readme = (folder / "README.md").read_text()
+    assert "allowed_account_ids" in readme and "import per account" in readme
+    assert pi.plan_table(plan).columns[0] == "account_id"
+
+
+def test_providers_come_from_an_organization_findings_file() -> None:
+    report = minimal_report(flagged_bucket("b-one"))
+    assert pi.providers_for_report(report) is None
+    report["parameters"] = {"accounts": "organization", "role_name": "r1", "regions": ["eu-west-1"]}
+    providers = pi.providers_for_report(report)
+    assert providers == pi.Providers("123456789012", "r1", None, "eu-west-1", "aws")
+    report["buckets"][0]["bucket_arn"] = "arn:aws-us-gov:s3:::b-one"
+    assert pi.providers_for_report(report).role_arn("444455556666") == (
+        "arn:aws-us-gov:iam::444455556666:role/r1"
+    )
+
+
+def test_an_odd_account_id_never_reaches_the_program() -> None:
+    plan, providers = _org_plan()
+    plan.loc[0, "account_id"] = "1111'); import os #"
+    with pytest.raises(ValueError, match="refusing to render account id"):
+        pi.render_program(plan, providers=providers)
