@@ -15,7 +15,7 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[demo,test]"
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,dask]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
@@ -28,6 +28,7 @@ test: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
+	$(BIN)/python bench/org_bench.py --accounts 20 --buckets 100 --latency-ms 30
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

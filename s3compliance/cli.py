@@ -114,10 +114,8 @@ def print_counts(summary: dict) -> None:
     )
 
 
-def print_accounts(summary: dict, accounts: pd.DataFrame | None = None) -> None:
+def print_accounts(summary: dict, accounts: pd.DataFrame) -> None:
     """The organization line, and each account that could not be scanned."""
-    if accounts is None or not len(accounts):
-        return
     status = accounts["status"].value_counts()
     print(
         f"Accounts: {len(accounts)} listed, {int(status.get('scanned', 0))} scanned, "
@@ -155,7 +153,7 @@ def _run(args: argparse.Namespace, params: Params) -> int:
 
     run = run_notebook(params, args.notebook or REPO_NOTEBOOK)
     print_counts(run.summary)
-    if run.accounts is not None and len(run.accounts) > 1:
+    if len(run.accounts) > 1:
         print_accounts(run.summary, run.accounts)
     print(f"Report: {run.folder / 'report.html'}")
     print(f"Run folder: {run.folder}")

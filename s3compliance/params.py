@@ -170,7 +170,10 @@ SCHEMA: dict[str, Any] = {
         "role_duration_s": {"type": "integer", "minimum": 900, "maximum": 43200},
         "engine": {"enum": ["threads", "dask"]},
         "max_accounts": {"type": "integer", "minimum": 1, "maximum": 64},
-        "dask_scheduler": {"type": ["string", "null"], "pattern": "^(tcp|tls|ucx|ws|wss)://.+"},
+        "dask_scheduler": {
+            "type": ["string", "null"],
+            "pattern": "^(tcp|tls|ucx|ws|wss|inproc)://.+",
+        },
         "dask_workers": {"type": ["integer", "null"], "minimum": 1, "maximum": 256},
         "shard_size": {"type": "integer", "minimum": 1, "maximum": 100000},
     },

@@ -27,7 +27,7 @@ from s3compliance.outputs.contract import validate_report
 from s3compliance.outputs.report import build_report
 from s3compliance.params import ParamsError, validate
 from s3compliance.scan import engines
-from s3compliance.scan.engine import FINDING_COLUMNS, run_scan
+from s3compliance.scan.engine import FINDING_COLUMNS, ScanAborted, run_scan
 from s3compliance.scan.engines import (
     AccountTask,
     DaskEngine,
@@ -46,7 +46,7 @@ from s3compliance.scan.organizations import (
     role_session,
 )
 from s3compliance.scan.retry import RetryPolicy
-from s3compliance.testing.emulation import RoleRefuser, _response
+from s3compliance.testing.emulation import RoleRefuser, _error, _response
 
 ROLE = "OrganizationAccountAccessRole"
 COMPLIANT = {
@@ -569,3 +569,135 @@ def test_report_of_an_organization_run_validates_and_names_accounts(tmp_path: Pa
     assert list(scanned["non_compliant_buckets"]) == sorted(
         scanned["non_compliant_buckets"], reverse=True
     )
+
+
+# --- edges: denied listings, pagination, the caller's own account, Dask plumbing ---------------
+
+
+def test_a_member_whose_buckets_cannot_be_listed_is_an_error_row(org_session) -> None:
+    session, org = org_session
+
+    def deny(request: Any, **_: Any) -> Any:
+        return _error(request, 403, "AccessDenied", "Access Denied")
+
+    def hook(member: boto3.Session, account_id: str) -> None:
+        if account_id == org["ids"]["beta"]:
+            member.events.register_first("before-send.s3.ListBuckets", deny)
+
+    scanner = OrgScanner(org_params(), session=session, hook=hook)
+    result = scanner.check(scanner.discover(progress=False), progress=False)
+    row = result.accounts.set_index("account_name").loc["beta"]
+    assert (row["status"], row["error_code"]) == ("error", "AccessDenied")
+    assert row["reason"].startswith("ListBuckets failed: cannot list the account's buckets")
+    assert result.accounts.set_index("account_name").loc["alpha", "status"] == "scanned"
+    scanner.close()  # closing twice is harmless
+
+
+def test_listings_are_followed_past_the_first_page() -> None:
+    """ListAccountsForParent pages at 20 accounts (NextToken): the 23rd account is still found."""
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        org = session.client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        for n in range(22):
+            org.create_account(Email=f"m{n}@example.com", AccountName=f"member-{n:02d}")
+        scanner = OrgScanner(org_params(), session=session)
+        accounts = scanner.accounts()
+    assert len(accounts) == 23 and len({a.account_id for a in accounts}) == 23
+    assert {a.name for a in accounts} >= {"member-00", "member-21", "master"}
+
+
+def _refuse_caller_identity(session: boto3.Session) -> None:
+    def refuse(request: Any, **_: Any) -> Any:
+        return _response(
+            request,
+            403,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            "<Message>denied</Message></Error></ErrorResponse>",
+        )
+
+    session.events.register_first("before-send.sts.GetCallerIdentity", refuse)
+
+
+def test_the_dask_engine_on_the_callers_own_account_needs_its_id(org_session) -> None:
+    session, org = org_session
+    params = validate({"engine": "dask"}, "<t>")
+    scanner = OrgScanner(params, session=session)
+    assert [a.account_id for a in scanner.accounts()] == [org["ids"]["management"]]
+    assert scanner.listed == [org["ids"]["management"]]
+    forget_sessions()
+    with mock_aws():
+        denied = boto3.Session(region_name="us-east-1")
+        _refuse_caller_identity(denied)
+        with pytest.raises(ScanAborted, match="cannot tell the caller's account"):
+            OrgScanner(params, session=denied).accounts()
+
+
+def test_process_sessions_are_made_once_per_profile() -> None:
+    from s3compliance.scan.organizations import process_session
+
+    assert process_session(None) is process_session(None)
+
+
+def fail_on_odd(n: int) -> int:
+    if n % 2:
+        raise ValueError(f"task {n} failed")
+    return n * 10
+
+
+def test_dask_engine_on_an_existing_scheduler_returns_failures_in_order() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        params = validate({"engine": "dask", "dask_scheduler": cluster.scheduler_address}, "<t>")
+        engine = DaskEngine(params)
+        try:
+            with tqdm(disable=True) as bar:
+                results = engine.map(
+                    fail_on_odd, [0, 1, 2], [1, 1, 1], bar, lambda n, e: f"{n}: {e}"
+                )
+        finally:
+            engine.close()
+        assert results == [0, "1: task 1 failed", 20]
+        assert engine.cluster is None  # an existing cluster is not ours to stop
+
+
+def test_cli_scan_of_an_account_list_prints_the_accounts_line(tmp_path, capsys) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text('accounts: ["123456789012"]\n')
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="own-bucket")
+        code = main(["scan", "--params", str(params), "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == EXIT_FINDINGS  # the bare bucket is non-compliant
+    assert "Accounts: 1 listed, 1 scanned, 0 in error, 0 skipped" in out
+    assert "INCOMPLETE" not in out
+
+
+def test_notebook_steps_of_an_organization_run(capsys) -> None:
+    from s3compliance.outputs import charts
+    from s3compliance.outputs import notebook as runner
+    from s3compliance.outputs.report import overview_table
+    from s3compliance.testing.demo import demo_params
+
+    params = demo_params(demo="org", include=["demo-sandbox-*", "demo-compliant-0*"])
+    scanner = runner.open_scanner(params)
+    try:
+        result = scanner.check(runner.discover(scanner), progress=False)
+    finally:
+        runner._demo_account.stop()
+        runner._demo_account = None
+    runner.show_accounts(result)
+    out = capsys.readouterr().out
+    assert "INCOMPLETE: 1 account(s) could not be scanned" in out
+    figures = charts.all_charts(result, "2026-01-01")
+    assert "accounts" in figures
+    assert figures["accounts"].axes[0].get_title().startswith("7 accounts, scanned from")
+    labels = [t.get_text() for t in figures["accounts"].axes[0].get_yticklabels()]
+    assert any(label.endswith("[NOT SCANNED]") and "legacy-erp" in label for label in labels)
+    matrix = charts.accounts_matrix(result)
+    assert matrix.iloc[0]["non_compliant"] == matrix["non_compliant"].max()
+    assert "failed accounts" in overview_table(result).index
+    result.accounts = result.accounts[result.accounts["status"] != "error"]
+    runner.show_accounts(result)
+    assert "Every listed account was scanned." in capsys.readouterr().out

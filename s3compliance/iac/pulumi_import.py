@@ -583,10 +583,9 @@ def write_pulumi_folder(
         folder / "import.json", json.dumps(import_file(plan, providers), indent=2) + "\n"
     )
     if providers is not None:
-        for account, part in plan.groupby("account_id", sort=True):
-            if (part["action"] == "import").any():
-                text = json.dumps(import_file(part), indent=2) + "\n"
-                atomic_write_text(folder / f"import-{account}.json", text)
+        for account, part in plan.groupby("account_id", sort=True):  # a bucket is always imported
+            text = json.dumps(import_file(part), indent=2) + "\n"
+            atomic_write_text(folder / f"import-{account}.json", text)
     atomic_write_text(folder / "__main__.py", render_program(plan, alarm, providers))
     atomic_write_text(folder / "Pulumi.yaml", PULUMI_YAML)
     atomic_write_text(folder / "requirements.txt", REQUIREMENTS)

@@ -160,7 +160,7 @@ def require_demo_extra() -> None:
 class NotebookRun:
     folder: Path
     summary: dict[str, Any]
-    accounts: pd.DataFrame | None = None
+    accounts: pd.DataFrame
 
 
 def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:

@@ -317,8 +317,7 @@ class DaskEngine:
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster)
-        log.warning("Dask dashboard: %s", self.client.dashboard_link)
-        print(f"Dask dashboard: {self.client.dashboard_link}")
+        print(f"Dask dashboard: {self.client.dashboard_link}")  # where a human watches the work
 
     @property
     def progress_unit(self) -> str:
@@ -334,8 +333,6 @@ class DaskEngine:
     ) -> list[Any]:
         from distributed import as_completed as dask_completed
 
-        if not tasks:
-            return []
         futures = self.client.map(fn, list(tasks), pure=False)
         index = {f.key: n for n, f in enumerate(futures)}
         for future in dask_completed(futures):
