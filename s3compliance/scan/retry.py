@@ -133,15 +133,20 @@ class RetryPolicy:
         self.initial_wait_s = initial_wait_s
         self.counter = counter if counter is not None else RetryCounter()
         self.sleep = sleep
+        # One Retrying for the policy's life: tenacity keeps each call's state thread-local, and
+        # building one per call was a measurable share of the scan's CPU per API call.
+        # The lambdas read the policy's attributes at each retry, so they can still be tuned.
+        self._retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=lambda state: stop_after_attempt(self.attempts)(state),
+            wait=lambda state: wait_random_exponential(
+                multiplier=self.initial_wait_s, max=self.max_wait_s
+            )(state),
+            before_sleep=lambda state: self.counter.record(state),
+            sleep=lambda seconds: self.sleep(seconds),
+            reraise=True,
+        )
 
     def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Call ``fn``; retry transient errors; re-raise the last error once attempts run out."""
-        retrying = Retrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_random_exponential(multiplier=self.initial_wait_s, max=self.max_wait_s),
-            before_sleep=self.counter.record,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        return retrying(fn, *args, **kwargs)
+        return self._retrying(fn, *args, **kwargs)
