@@ -450,9 +450,12 @@ class Scanner:
         account_docs: dict[str, Document],
         account_name: str = "",
         progress: bool | None = False,
+        on_bucket: Callable[[int], object] | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The findings and bucket rows of ``discovered`` (one account's buckets, or a shard of
-        them), each document fetched once per bucket, ``max_workers`` buckets at a time."""
+        them), each document fetched once per bucket, ``max_workers`` buckets at a time.
+
+        ``on_bucket(1)`` is called as each bucket completes (an organization's progress bar)."""
         locations = LocationCache(
             dict(zip(discovered["bucket"], discovered["region"], strict=True)), self.retry
         )
@@ -477,6 +480,8 @@ class Scanner:
                 rows.extend(bucket_findings)
                 tags[item.bucket] = bucket_tags
                 bar.update(1)
+                if on_bucket is not None:
+                    on_bucket(1)
         findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
         buckets = bucket_rows(
             findings, discovered, self.params.high_severity_threshold, bases, tags

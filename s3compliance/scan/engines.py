@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 import warnings
 from collections import Counter
@@ -219,8 +220,11 @@ def scan_shard(
     base: boto3.Session | None = None,
     hook: SessionHook | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_bucket: Callable[[int], object] | None = None,
 ) -> ShardResult:
-    """Check one shard of an account's buckets; a failure becomes ERROR findings, not a raise."""
+    """Check one shard of an account's buckets; a failure becomes ERROR findings, not a raise.
+
+    ``on_bucket`` (in-process only) is told of each bucket as it completes."""
     started = time.perf_counter()
     task = shard.task
     p, account = task.params, task.account
@@ -229,7 +233,12 @@ def scan_shard(
         clients = _clients(task, retry, base, hook)
         scanner = Scanner(p, clients, sleep=sleep)
         findings, buckets = scanner.check_buckets(
-            shard.discovered, account.account_id, shard.account_docs, account.name, progress=False
+            shard.discovered,
+            account.account_id,
+            shard.account_docs,
+            account.name,
+            progress=False,
+            on_bucket=on_bucket,
         )
     except Exception as exc:  # the shard's buckets become ERROR findings
         log.warning("account %s shard %d failed: %s", account.account_id, shard.index, exc)
@@ -261,11 +270,31 @@ class ThreadsEngine:
         weights: Sequence[int],
         bar: Any,
         on_error: Callable[[Any, BaseException], Any],
+        per_item: bool = False,
     ) -> list[Any]:
-        """``fn`` over ``tasks`` in input order; ``bar`` advances by each task's weight."""
-        call = partial(fn, **self.extra)
+        """``fn`` over ``tasks`` in input order; ``bar`` advances by each task's weight.
+
+        With ``per_item`` the task reports each item (bucket) as it completes, through an
+        ``on_bucket`` callback; what it did not report is added when it ends."""
+        done = [0] * len(tasks)
+        lock = threading.Lock()
+
+        def reporter(n: int) -> Callable[[int], None]:
+            def report(count: int) -> None:
+                with lock:
+                    done[n] += count
+                bar.update(count)
+
+            return report
+
         with ThreadPoolExecutor(max_workers=self.params.max_accounts) as pool:
-            futures = {pool.submit(call, t): n for n, t in enumerate(tasks)}
+            futures = {
+                pool.submit(
+                    partial(fn, **self.extra, **({"on_bucket": reporter(n)} if per_item else {})),
+                    t,
+                ): n
+                for n, t in enumerate(tasks)
+            }
             results: list[Any] = [None] * len(tasks)
             for future in as_completed(futures):
                 n = futures[future]
@@ -273,7 +302,9 @@ class ThreadsEngine:
                     results[n] = future.result()
                 except Exception as exc:  # fn returns its failures; this is the last resort
                     results[n] = on_error(tasks[n], exc)
-                bar.update(weights[n])
+                with lock:
+                    rest, done[n] = weights[n] - done[n], weights[n]
+                bar.update(rest)
         return results
 
     @property
@@ -330,13 +361,13 @@ class DaskEngine:
         weights: Sequence[int],
         bar: Any,
         on_error: Callable[[Any, BaseException], Any],
+        per_item: bool = False,  # workers report per task only: the bar counts shards
     ) -> list[Any]:
         from distributed import as_completed as dask_completed
 
         futures = self.client.map(fn, list(tasks), pure=False)
-        index = {f.key: n for n, f in enumerate(futures)}
-        for future in dask_completed(futures):
-            bar.update(1 if self.progress_unit == "shard" else weights[index[future.key]])
+        for _ in dask_completed(futures):
+            bar.update(1)  # one task (an account's discovery, or a shard)
         results = []
         for task, future in zip(tasks, futures, strict=True):
             if future.status == "error":
@@ -489,7 +520,9 @@ class OrgScanner:
                 unit=unit,
                 disable=None if progress is None else not progress,
             ) as bar:
-                results = self.engine.map(scan_shard, shards, weights, bar, self._shard_failed)
+                results = self.engine.map(
+                    scan_shard, shards, weights, bar, self._shard_failed, per_item=True
+                )
         finally:
             self.close()
         return self._assemble(results)
