@@ -12,6 +12,7 @@ compare against is ``calls x latency / max_workers``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import socket
 import subprocess
@@ -76,6 +77,33 @@ def seed(session: boto3.Session, endpoint: str, count: int, workers: int) -> Non
         list(pool.map(one, range(count)))
 
 
+PLAIN_CALLS = (
+    "get_bucket_versioning",
+    "get_bucket_encryption",
+    "get_bucket_lifecycle_configuration",
+    "get_bucket_policy",
+    "get_bucket_policy_status",
+    "list_bucket_metrics_configurations",
+)
+
+
+def plain_loop_cpu_ms(endpoint: str, limit: int) -> float:
+    """CPU ms per call of a plain sequential boto3 loop (client creation included), no latency."""
+    cpu0 = time.process_time()
+    session = boto3.Session(
+        aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+    )
+    s3 = session.client("s3", endpoint_url=endpoint)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]][:limit]
+    calls = 1
+    for name in names:
+        for method in PLAIN_CALLS:
+            calls += 1
+            with contextlib.suppress(s3.exceptions.ClientError):
+                getattr(s3, method)(Bucket=name)
+    return 1000 * (time.process_time() - cpu0) / calls
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buckets", type=int, default=1000)
@@ -103,9 +131,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         params = Params(max_workers=args.max_workers, page_size=10000, profile=args.profile)
         clients = Clients(session, endpoint_url=endpoint, max_workers=args.max_workers)
+        cpu0 = time.process_time()
         started = time.perf_counter()
         result = run_scan(params, clients=clients, progress=False)
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
+        plain = plain_loop_cpu_ms(endpoint, 200)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -128,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "api_calls_per_bucket": round(sum(per_bucket.values()), 3),
         "retries": result.retries,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_ms_per_call": round(1000 * cpu / calls, 2),
+        "plain_loop_cpu_ms": round(plain, 2),
     }
     if args.latency_ms:
         ideal = calls * args.latency_ms / 1000 / args.max_workers

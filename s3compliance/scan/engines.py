@@ -332,7 +332,7 @@ class DaskEngine:
         self.cluster = None
         if params.dask_scheduler:
             try:
-                self.client = Client(params.dask_scheduler, timeout="30s")
+                self.client = Client(params.dask_scheduler, timeout="10s")
             except OSError as exc:
                 raise DaskUnavailable(
                     f"cannot reach the Dask scheduler at {params.dask_scheduler}: {one_line(exc)}"
