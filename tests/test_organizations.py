@@ -701,3 +701,6 @@ def test_notebook_steps_of_an_organization_run(capsys) -> None:
     result.accounts = result.accounts[result.accounts["status"] != "error"]
     runner.show_accounts(result)
     assert "Every listed account was scanned." in capsys.readouterr().out
+    result.organization = False  # a single-account run: one line, no table
+    runner.show_accounts(result)
+    assert capsys.readouterr().out.startswith("One account: 123456789012 (accounts: null).")
