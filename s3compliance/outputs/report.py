@@ -7,6 +7,7 @@ folder hands its writer in (``extra_writers``), so the report never imports the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from s3compliance.outputs.contract import (
     SCHEMA_VERSION,
     validate_report,
 )
-from s3compliance.outputs.runfolder import atomic_write_text, publish_run
+from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with, staged_run
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
 if TYPE_CHECKING:
@@ -34,7 +35,16 @@ def utc_timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_ENTRY_FIELDS = ("check_id", "status", "severity", "reason", "violation", "error_code", "evidence")
+_ENTRY_FIELDS = (
+    "finding_id",
+    "check_id",
+    "status",
+    "severity",
+    "reason",
+    "violation",
+    "error_code",
+    "evidence",
+)
 
 
 def _finding_entry(finding: Any) -> dict[str, Any]:
@@ -117,6 +127,74 @@ def findings_csv(result: ScanResult) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
+#: Parameters that change what a run finds: two runs with the same hash are comparable as they are.
+FINDINGS_PARAMETERS = (
+    "regions",
+    "profile",
+    "checks",
+    "lifecycle_max_age_days",
+    "allowed_sse_algorithms",
+    "high_severity_threshold",
+    "include",
+    "exclude",
+    "trusted_account_ids",
+    "log_target_buckets",
+    "accounts",
+    "organizational_units",
+    "exclude_accounts",
+)
+
+
+def parameters_hash(params: dict[str, Any]) -> str:
+    """16 hex digits of SHA-256 over :data:`FINDINGS_PARAMETERS` (not where or when it ran)."""
+    chosen = {k: params.get(k) for k in FINDINGS_PARAMETERS}
+    text = json.dumps(chosen, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_metadata(
+    result: ScanResult, generated_at: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """``run.json``: what history needs to know about a run without reading its findings."""
+    from s3compliance.checks import select_checks
+
+    params = result.params
+    accounts = list(dict.fromkeys(result.accounts["account_id"])) or [result.account_id]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "run_id": run_id,
+        "run_date": params.run_date or generated_at[:10],
+        "started_at": result.started_at,
+        "finished_at": generated_at,
+        "scanning_account_id": result.account_id,
+        "account_ids": accounts,
+        "regions": list(result.regions),
+        "profile": params.profile,
+        "check_ids": [c.id for c in select_checks(params.profile, params.checks)],
+        "parameters_hash": parameters_hash(params.to_dict()),
+    }
+
+
+def findings_parquet_frame(result: ScanResult) -> pd.DataFrame:
+    """Every finding as Parquet stores it: evidence as JSON text (a column of one type)."""
+    frame = result.all_findings()[FINDING_COLUMNS].copy()
+    frame["evidence"] = [json.dumps(e, sort_keys=True, default=str) for e in frame["evidence"]]
+    return frame.reset_index(drop=True)
+
+
+def buckets_parquet_frame(result: ScanResult) -> pd.DataFrame:
+    """Every bucket row as Parquet stores it: tags as JSON text (null when not read)."""
+    frame = result.buckets.copy()
+    frame["tags"] = [None if t is None else json.dumps(t, sort_keys=True) for t in frame["tags"]]
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    return frame.reset_index(drop=True)
+
+
+def _parquet(frame: pd.DataFrame) -> Callable[[Path], object]:
+    return lambda path: frame.to_parquet(path, engine="pyarrow", index=False)
+
+
 def write_run_files(
     result: ScanResult,
     folder: Path,
@@ -124,16 +202,23 @@ def write_run_files(
     generated_at: str | None = None,
     tables: dict[str, Any] | None = None,
     extra_writers: Iterable[Callable[[Path], Any]] = (),
+    run_id: str | None = None,
 ) -> Path:
-    """Write ``findings.json`` (validated), ``findings.csv``, the chart PNGs, any extra
+    """Write ``findings.json`` (validated), ``findings.csv``, ``findings.parquet`` and
+    ``buckets.parquet`` (the run as data, for history), ``run.json``, the chart PNGs, any extra
     tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``, then call each of
     ``extra_writers`` with the folder (e.g. the Pulumi import files)."""
+    generated_at = generated_at or utc_timestamp()
     report = build_report(result, generated_at)
     validate_report(report)
     atomic_write_text(
         folder / "findings.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     )
     atomic_write_text(folder / "findings.csv", findings_csv(result))
+    atomic_write_with(folder / "findings.parquet", _parquet(findings_parquet_frame(result)))
+    atomic_write_with(folder / "buckets.parquet", _parquet(buckets_parquet_frame(result)))
+    meta = run_metadata(result, generated_at, run_id)
+    atomic_write_text(folder / "run.json", json.dumps(meta, indent=2) + "\n")
     if figures:
         from s3compliance.outputs.charts import save_charts
 
@@ -163,14 +248,16 @@ def write_report(
     With ``run_dir`` (a staging folder that ``s3compliance run`` made and will publish itself),
     the files go straight into it.
     """
-    if run_dir:
-        return write_run_files(result, Path(run_dir), figures, generated_at, tables, extra_writers)
-    writers = list(extra_writers)  # may be a one-shot iterator: the lambda runs later
-    return publish_run(
-        output_dir or result.params.output_dir,
-        run_id or result.params.run_id,
-        lambda folder: write_run_files(result, folder, figures, generated_at, tables, writers),
-    )
+    if run_dir:  # the caller publishes it: its planned name is the run id, when it says so
+        return write_run_files(
+            result, Path(run_dir), figures, generated_at, tables, extra_writers, run_id
+        )
+    with staged_run(output_dir or result.params.output_dir, run_id or result.params.run_id) as run:
+        write_run_files(
+            result, run.staging, figures, generated_at, tables, extra_writers, run.planned.name
+        )
+    assert run.final is not None
+    return run.final
 
 
 def overview_table(result: ScanResult) -> pd.DataFrame:

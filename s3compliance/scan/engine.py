@@ -7,12 +7,14 @@ bucket; it never stops the run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -63,6 +65,7 @@ FINDING_COLUMNS = [
     "evidence",
     "remediation",
     "frameworks",
+    "finding_id",
 ]
 BUCKET_COLUMNS = [
     "account_id",
@@ -99,6 +102,11 @@ ACCOUNT_COLUMNS = [
 ]
 
 
+def utc_now() -> str:
+    """Now, UTC, to the second, as the report writes times (``2026-11-29T06:15:00Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class ScanAborted(RuntimeError):
     """The scan could not start (e.g. ListBuckets denied); the message says why in one line."""
 
@@ -120,6 +128,7 @@ class ScanResult:
     wall_seconds: float = 0.0
     accounts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACCOUNT_COLUMNS))
     organization: bool = False  # more than the caller's own account was asked for
+    started_at: str = field(default_factory=lambda: utc_now())  # when the scan started, UTC
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
@@ -164,8 +173,22 @@ def bucket_severity(violation_count: int, high_threshold: int) -> str:
     return {0: "none", 1: "low"}.get(violation_count, "medium")
 
 
+def finding_id(partition: str, account_id: str, bucket: str, check_id: str) -> str:
+    """The finding's identity across runs: the same bucket and check in the same account (and
+    partition) get the same id on every run, whatever else changes. 16 hex digits of SHA-256."""
+    key = "\x1f".join((partition, account_id, bucket, check_id))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _partition(base: dict[str, Any]) -> str:
+    """From the bucket's ARN, or the account row's own ``partition`` (no bucket ARN there)."""
+    arn = str(base.get("bucket_arn") or "")
+    return arn.split(":")[1] if arn.startswith("arn:") else str(base.get("partition", "aws"))
+
+
 def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any]:
     return {
+        "finding_id": finding_id(_partition(base), base["account_id"], base["bucket"], check.id),
         **base,
         "check_id": check.id,
         "severity": check.severity,
@@ -357,6 +380,7 @@ class Scanner:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.started = time.perf_counter()
+        self.started_at = utc_now()
         if clients is None:
             session = session or make_session(params.aws_profile)
             clients = Clients(session, params.endpoint_url, params.max_workers)
@@ -439,6 +463,7 @@ class Scanner:
             "bucket": "",
             "bucket_arn": "",
             "region": "",
+            "partition": partition_for_region(self.clients.session, self.params.home_region),
         }
         evidence = BucketEvidence(bucket="", region="", documents=docs)
         return docs, evaluate(self.account_checks, evidence, self.settings, base)
@@ -516,6 +541,7 @@ class Scanner:
             api_calls=calls,
             wall_seconds=wall,
             accounts=pd.DataFrame([account], columns=ACCOUNT_COLUMNS),
+            started_at=self.started_at,
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("scan finished: %s", summary)

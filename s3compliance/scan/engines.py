@@ -47,6 +47,7 @@ from s3compliance.scan.engine import (
     _error,
     account_row,
     bucket_rows,
+    utc_now,
 )
 from s3compliance.scan.evidence import Document
 from s3compliance.scan.organizations import (
@@ -418,6 +419,7 @@ class OrgScanner:
         from s3compliance.scan.organizations import process_session
 
         self.started = time.perf_counter()
+        self.started_at = utc_now()
         self.params = params
         self.session = session or process_session(params.aws_profile)
         self.hook = hook
@@ -598,6 +600,7 @@ class OrgScanner:
             wall_seconds=time.perf_counter() - self.started,
             accounts=self._in_listed_order(pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)),
             organization=True,
+            started_at=self.started_at,
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("organization scan finished: %s", summary)
