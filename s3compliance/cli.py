@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         "--with-writes", action="store_true", help="add what tagging and alerting need"
     )
 
+    diff = sub.add_parser("diff", help="what changed between two runs (default: the last two)")
+    diff.add_argument(
+        "runs", nargs="*", help="RUN_A RUN_B: run ids under the output folder, or paths"
+    )
+    diff.add_argument("--output-dir", default="output", help="folder holding the run folders")
+    diff.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     org_role = sub.add_parser(
         "org-role", help="Pulumi program: the read-only scan role in every member account"
     )
@@ -293,6 +300,44 @@ def _org_role(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """Print what changed between two runs, grouped by kind: no AWS call."""
+    from s3compliance.outputs import history
+
+    if len(args.runs) not in (0, 2):
+        print("s3compliance: bad arguments: give two runs, or none (the last two)", file=sys.stderr)
+        return EXIT_USAGE
+    previous, current = args.runs if args.runs else (None, None)
+    changed = history.changes(previous, current, args.output_dir)
+    if args.format == "csv":
+        print(changed.to_csv(index=False, lineterminator="\n"), end="")
+    elif args.format == "json":
+        print(changed.to_json(orient="records", indent=2))
+    else:
+        _print_changes(changed)
+    return EXIT_OK
+
+
+def _print_changes(changed: pd.DataFrame) -> None:
+    attrs = changed.attrs
+    if attrs.get("note"):
+        print(attrs["note"])
+        return
+    print(
+        f"Changes from {attrs['previous']} to {attrs['current']} "
+        f"(checks compared: {', '.join(attrs['checks'])})"
+    )
+    if attrs["carried_forward"]:
+        print(f"Carried forward (not scanned this time): {', '.join(attrs['carried_forward'])}")
+    for kind, group in changed.groupby("kind", sort=False):
+        print(f"{kind} ({len(group)}):")
+        for r in group.itertuples(index=False):
+            print(
+                f"  {r.account_id}  {r.bucket}  {r.check_id}  {r.severity}  "
+                f"{r.previous_status or '-'} -> {r.current_status or '-'}"
+            )
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -340,12 +385,14 @@ COMMANDS = {
     "import-plan": _import_plan,
     "iam-policy": _iam_policy,
     "org-role": _org_role,
+    "diff": _diff,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only
 #: have been raised if its module is loaded, so unloaded modules are simply not looked at.
 EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
+    (("s3compliance.outputs.history:HistoryError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
     (("s3compliance.scan.engines:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),
     (

@@ -92,14 +92,17 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     assert code == EXIT_FINDINGS
     folder = tmp_path / "nb-demo"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "buckets.parquet",
         "compliance_report.ipynb",
         "failures_by_check.png",
         "findings.csv",
         "findings.json",
+        "findings.parquet",
         "frameworks.png",
         "heatmap.png",
         "pulumi",
         "report.html",
+        "run.json",
         "severity.png",
         "status.png",
         "tags_applied.csv",

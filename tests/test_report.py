@@ -17,10 +17,10 @@ from s3compliance.outputs.report import (
     atomic_write_text,
     build_report,
     findings_csv,
-    publish_run,
     validate_report,
     write_report,
 )
+from s3compliance.outputs.runfolder import staged_run
 from s3compliance.params import Params
 from s3compliance.scan.engine import run_scan
 
@@ -169,8 +169,8 @@ def test_staging_folder_is_removed_when_writing_fails(tmp_path: Path) -> None:
         (folder / "findings.json").write_text("{half")
         raise RuntimeError("killed")
 
-    with pytest.raises(RuntimeError):
-        publish_run(tmp_path, "r1", half_write)
+    with pytest.raises(RuntimeError), staged_run(tmp_path, "r1") as run:
+        half_write(run.staging)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -247,11 +247,15 @@ def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
     folder = write_report(result, run_dir=tmp_path, figures=figures, tables=tables)
     assert folder == tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "buckets.parquet",
         "findings.csv",
         "findings.json",
+        "findings.parquet",
+        "run.json",
         "status.png",
         "tags_applied.csv",
     ]
+    assert json.loads((tmp_path / "run.json").read_text())["run_id"] is None  # caller names it
     assert (tmp_path / "tags_applied.csv").read_text() == "bucket\nx\n"
 
 

@@ -145,3 +145,19 @@ def test_a_failed_write_leaves_no_parquet_behind(tmp_path) -> None:
     with pytest.raises(RuntimeError):
         write_report(result, tmp_path, "broken", extra_writers=[boom])
     assert [p.name for p in tmp_path.iterdir()] == []  # no run folder, no staging, no temp file
+
+
+def test_a_binary_writer_that_fails_leaves_the_old_file_and_no_temp(tmp_path) -> None:
+    from s3compliance.outputs.runfolder import atomic_write_with
+
+    target = tmp_path / "findings.parquet"
+    target.write_bytes(b"old")
+
+    def fails(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_with(target, fails)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["findings.parquet"]

@@ -114,14 +114,6 @@ def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun
     point_latest(output_dir, run.final)
 
 
-def publish_run(output_dir: str | Path, run_id: str | None, write: Callable[[Path], None]) -> Path:
-    """Stage a run folder, let ``write`` fill it, then move it into place and point latest at it."""
-    with staged_run(output_dir, run_id) as run:
-        write(run.staging)
-    assert run.final is not None
-    return run.final
-
-
 def project_output_dir(cwd: Path | None = None) -> Path:
     """The project's ``output/``: the nearest one in the folder or above it (a notebook's kernel
     runs in ``notebooks/``, beside ``output/``), else ``output/`` in the folder itself."""
