@@ -180,3 +180,59 @@ def test_cli_diff_says_what_it_carried_forward_and_when_there_is_no_history(
     assert "resolved (" not in text and "regressed (" not in text
     assert main(["diff", "--output-dir", str(tmp_path / "none")]) == EXIT_OK
     assert capsys.readouterr().out.strip() == "no complete run yet"
+
+
+def test_open_findings_date_the_start_of_their_current_fail_streak(three_runs) -> None:
+    out, _ = three_runs
+    table = history.open_findings(out).set_index(["bucket", "check_id"])
+    # fix-me versioning: FAIL day 1, PASS day 2, FAIL day 3: its current streak began on day 3
+    assert table.loc[("fix-me", "versioning"), "first_seen"] == "2026-11-03"
+    assert table.loc[("fix-me", "versioning"), "age_days"] == 0
+    # FAIL on every run since day 1
+    assert table.loc[("fix-me", "encryption"), "first_seen"] == "2026-11-01"
+    assert table.loc[("fix-me", "encryption"), "age_days"] == 2
+    assert table.loc[("newcomer", "versioning"), "first_seen_run"] == "day-2"
+    assert (
+        "keep",
+        "versioning",
+    ) not in table.index and "doomed" not in table.index.get_level_values(0)
+    ages = list(history.open_findings(out)["age_days"])
+    assert ages == sorted(ages, reverse=True)
+
+
+def test_a_day_the_account_was_not_scanned_does_not_break_a_streak(three_runs) -> None:
+    out, _ = three_runs
+    report_path = out / "day-2" / "findings.json"
+    report = json.loads(report_path.read_text())
+    report["accounts"][0].update(status="error", error_code="AccessDenied", reason="role refused")
+    report["buckets"] = [b for b in report["buckets"] if b["bucket_name"] != "fix-me"]
+    report_path.write_text(json.dumps(report))
+    (out / "day-2" / "findings.parquet").write_bytes(b"")  # read from the JSON instead
+    (out / "day-2" / "run.json").unlink()
+    table = history.open_findings(out).set_index(["bucket", "check_id"])
+    assert table.loc[("fix-me", "encryption"), "first_seen"] == "2026-11-01"
+
+
+def test_open_findings_without_history() -> None:
+    assert history.open_findings("/nonexistent/output").empty
+
+
+def test_a_streak_ends_at_the_last_run_without_the_fail(three_runs, params) -> None:
+    out, account = three_runs
+    s3 = account.s3
+    s3.delete_bucket(Bucket="newcomer")
+    s3.put_bucket_encryption(
+        Bucket="fix-me",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    rule = {"ID": "e", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}}
+    s3.put_bucket_lifecycle_configuration(Bucket="fix-me", LifecycleConfiguration={"Rules": [rule]})
+    s3.put_bucket_metrics_configuration(
+        Bucket="fix-me", Id="EntireBucket", MetricsConfiguration={"Id": "EntireBucket"}
+    )
+    scan_and_write(account, params, out, "day-4", 4)
+    table = history.open_findings(out)
+    assert list(zip(table["bucket"], table["check_id"], strict=True)) == [("fix-me", "versioning")]
+    assert (table.loc[0, "first_seen_run"], table.loc[0, "age_days"]) == ("day-3", 1)

@@ -349,3 +349,61 @@ def _empty(note: str) -> pd.DataFrame:
     frame = pd.DataFrame(columns=CHANGE_COLUMNS)
     frame.attrs.update(previous=None, current=None, checks=[], note=note, carried_forward=[])
     return frame
+
+
+OPEN_COLUMNS = [
+    "finding_id",
+    "account_id",
+    "bucket",
+    "check_id",
+    "severity",
+    "first_seen",
+    "first_seen_run",
+    "age_days",
+]
+
+
+def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
+    """Every FAIL of the last complete run, with ``first_seen`` (the run date that began its
+    current FAIL streak) and its age in days, oldest first.
+
+    A run in which the finding's account could not be scanned does not break the streak (its
+    findings were carried forward); any other run without a FAIL for it does (it was fixed, or
+    the check could not tell, or it did not run)."""
+    known = complete_runs(output_dir)
+    if not known:
+        return pd.DataFrame(columns=OPEN_COLUMNS)
+    last = known[-1]
+    current = findings_of(last)
+    open_now = current[current["status"] == "FAIL"].set_index("finding_id")
+    first = {fid: last for fid in open_now.index}
+    still = set(open_now.index)
+    for run in reversed(known[:-1]):
+        if not still:
+            break
+        frame = findings_of(run)
+        failing = set(frame.loc[frame["status"] == "FAIL", "finding_id"])
+        skipped = set(open_now.index[open_now["account_id"].isin(run.failed_accounts)])
+        for fid in list(still):
+            if fid in failing:
+                first[fid] = run
+            elif fid not in skipped:
+                still.discard(fid)
+    today = pd.Timestamp(last.run_date)
+    rows = [
+        {
+            "finding_id": fid,
+            "account_id": row.account_id,
+            "bucket": row.bucket,
+            "check_id": row.check_id,
+            "severity": row.severity,
+            "first_seen": first[fid].run_date,
+            "first_seen_run": first[fid].run_id,
+            "age_days": int((today - pd.Timestamp(first[fid].run_date)).days),
+        }
+        for fid, row in open_now.iterrows()
+    ]
+    frame = pd.DataFrame(rows, columns=OPEN_COLUMNS)
+    frame = frame.sort_values(["age_days", "bucket", "check_id"], ascending=[False, True, True])
+    frame.attrs.update(runs=[r.run_id for r in known])
+    return frame.reset_index(drop=True)
