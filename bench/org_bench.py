@@ -39,8 +39,7 @@ from tqdm import tqdm  # noqa: E402
 from s3compliance.params import validate  # noqa: E402
 from s3compliance.scan.engines import OrgScanner, scan_shard  # noqa: E402
 from s3compliance.scan.organizations import forget_sessions  # noqa: E402
-
-ROLE = "OrganizationAccountAccessRole"
+from s3compliance.testing.org_demo import member_session  # noqa: E402
 
 
 def start_proxy(target_port: int, latency_ms: float) -> tuple[subprocess.Popen, str]:
@@ -63,18 +62,6 @@ def start_proxy(target_port: int, latency_ms: float) -> tuple[subprocess.Popen, 
     return proc, f"http://127.0.0.1:{port}"
 
 
-def member(session: boto3.Session, endpoint: str, account_id: str) -> boto3.Session:
-    creds = session.client("sts", endpoint_url=endpoint).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}", RoleSessionName="bench-seed"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name="us-east-1",
-    )
-
-
 def seed(session: boto3.Session, endpoint: str, accounts: int, buckets: int) -> list[str]:
     """An organization of ``accounts`` members under one OU, each with ``buckets`` buckets."""
     org = session.client("organizations", endpoint_url=endpoint)
@@ -90,7 +77,9 @@ def seed(session: boto3.Session, endpoint: str, accounts: int, buckets: int) -> 
 
     def fill(index_account: tuple[int, str]) -> None:
         n, account_id = index_account
-        s3 = member(session, endpoint, account_id).client("s3", endpoint_url=endpoint)
+        s3 = member_session(session, account_id, endpoint, "bench-seed").client(
+            "s3", endpoint_url=endpoint
+        )
         for i in range(buckets):
             name = f"bench-{n:02d}-{i:04d}"
             s3.create_bucket(Bucket=name)
@@ -113,7 +102,9 @@ def seed(session: boto3.Session, endpoint: str, accounts: int, buckets: int) -> 
 
 def plain_loop(session: boto3.Session, endpoint: str, account_id: str) -> dict[str, float]:
     """A plain sequential boto3 loop: one client, the same calls per bucket, no engine at all."""
-    s3 = member(session, endpoint, account_id).client("s3", endpoint_url=endpoint)
+    s3 = member_session(session, account_id, endpoint, "bench-seed").client(
+        "s3", endpoint_url=endpoint
+    )
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     # The loop's own session and client are left out of its figure (they would cost it 0.25 ms
     # per call over 600 calls); the scan's figures include everything it does.

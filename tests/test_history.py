@@ -170,10 +170,10 @@ def test_cli_diff_says_what_it_carried_forward_and_when_there_is_no_history(
     three_runs, tmp_path, capsys
 ) -> None:
     out, _ = three_runs
-    report_path = out / "day-3" / "findings.json"
-    report = json.loads(report_path.read_text())
-    report["accounts"][0].update(status="error", error_code="AccessDenied", reason="role refused")
-    report_path.write_text(json.dumps(report))
+    meta_path = out / "day-3" / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["failed_account_ids"] = ["123456789012"]  # as run.json says of an account in error
+    meta_path.write_text(json.dumps(meta))
     assert main(["diff", "day-2", "day-3", "--output-dir", str(out)]) == EXIT_OK
     text = capsys.readouterr().out
     assert "Carried forward (not scanned this time): 123456789012" in text

@@ -47,6 +47,7 @@ from s3compliance.scan.organizations import (
 )
 from s3compliance.scan.retry import RetryPolicy
 from s3compliance.testing.emulation import RoleRefuser, _error, _response
+from s3compliance.testing.org_demo import member_session
 
 ROLE = "OrganizationAccountAccessRole"
 COMPLIANT = {
@@ -59,19 +60,6 @@ COMPLIANT = {
 @pytest.fixture(autouse=True)
 def _fresh_sessions() -> None:
     forget_sessions()
-
-
-def _member_session(session: boto3.Session, account_id: str, endpoint: str | None) -> Any:
-    sts = session.client("sts", endpoint_url=endpoint)
-    creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}", RoleSessionName="seed"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name="us-east-1",
-    )
 
 
 def _bucket(s3: Any, name: str, compliant: bool) -> None:
@@ -105,7 +93,7 @@ def seed_org(session: boto3.Session, endpoint: str | None = None) -> dict[str, A
         account_id = status["CreateAccountStatus"]["AccountId"]
         ids[name] = account_id
         org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
-        s3 = _member_session(session, account_id, endpoint).client("s3", endpoint_url=endpoint)
+        s3 = member_session(session, account_id, endpoint).client("s3", endpoint_url=endpoint)
         for n in range(buckets):
             _bucket(s3, f"{name}-bucket-{n}", compliant=n % 2 == 0)
     org.close_account(AccountId=ids["gamma"])

@@ -112,6 +112,7 @@ def test_buckets_parquet_and_run_json(run_folder) -> None:
     assert meta["run_date"] == "2026-11-29"  # no run_date parameter: the day it finished
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["started_at"])
     assert meta["account_ids"] == [DEMO_ACCOUNT] == [meta["scanning_account_id"]]
+    assert meta["failed_account_ids"] == []
     assert meta["check_ids"] == [
         "versioning",
         "encryption",

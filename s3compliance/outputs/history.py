@@ -98,16 +98,15 @@ def _from_parquet(folder: Path) -> Run | None:
     meta_path = folder / "run.json"
     if not parquet_ok(folder / "findings.parquet"):
         return None
-    try:
+    try:  # run.json says all a listing needs: findings.json (evidence and all) is not read
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        report = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
         return Run(
             folder.name,
             folder,
             str(meta["finished_at"]),
             str(meta["run_date"]),
             tuple(meta["check_ids"]),
-            _failed_accounts(report.get("accounts", [])),
+            frozenset(meta["failed_account_ids"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -171,19 +170,15 @@ def runs(output_dir: str | Path = "output") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _partition(arn: str) -> str:
-    return arn.split(":")[1] if arn.startswith("arn:") else "aws"
-
-
 def _rows_from_json(folder: Path) -> pd.DataFrame:
     """An older run's findings, with the ids it did not write computed the same way."""
-    from s3compliance.scan.engine import finding_id
+    from s3compliance.scan.engine import arn_partition, finding_id
 
     report = read_report(folder / "findings.json")
     rows = []
     for b in report["buckets"]:
         account = b.get("account_id", report["account_id"])
-        partition = _partition(b.get("bucket_arn", ""))
+        partition = arn_partition(b.get("bucket_arn", ""))
         for f in b["findings"]:
             rows.append(
                 {

@@ -169,6 +169,9 @@ def run_metadata(
         "finished_at": generated_at,
         "scanning_account_id": result.account_id,
         "account_ids": accounts,
+        "failed_account_ids": list(
+            result.accounts.loc[result.accounts["status"] == "error", "account_id"]
+        ),
         "regions": list(result.regions),
         "profile": params.profile,
         "check_ids": [c.id for c in select_checks(params.profile, params.checks)],

@@ -180,10 +180,28 @@ def finding_id(partition: str, account_id: str, bucket: str, check_id: str) -> s
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def arn_partition(arn: str, default: str = "aws") -> str:
+    """``aws``, ``aws-cn``... from an ARN; ``default`` when there is no ARN."""
+    return arn.split(":")[1] if arn.startswith("arn:") else default
+
+
 def _partition(base: dict[str, Any]) -> str:
     """From the bucket's ARN, or the account row's own ``partition`` (no bucket ARN there)."""
-    arn = str(base.get("bucket_arn") or "")
-    return arn.split(":")[1] if arn.startswith("arn:") else str(base.get("partition", "aws"))
+    return arn_partition(str(base.get("bucket_arn") or ""), str(base.get("partition", "aws")))
+
+
+def bucket_base(
+    session: boto3.Session, item: Any, account_id: str, account_name: str = ""
+) -> dict[str, str]:
+    """The columns every row of a bucket starts with (ARN in the region's partition)."""
+    partition = partition_for_region(session, item.region)
+    return {
+        "account_id": account_id,
+        "account_name": account_name,
+        "bucket": item.bucket,
+        "bucket_arn": f"arn:{partition}:s3:::{item.bucket}",
+        "region": item.region,
+    }
 
 
 def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -416,16 +434,6 @@ class Scanner:
                 f"cannot list the account's buckets: {error_code(exc)}: {exc}"
             ) from exc
 
-    def _base(self, item: Any, account_id: str, account_name: str) -> dict[str, str]:
-        partition = partition_for_region(self.clients.session, item.region)
-        return {
-            "account_id": account_id,
-            "account_name": account_name,
-            "bucket": item.bucket,
-            "bucket_arn": f"arn:{partition}:s3:::{item.bucket}",
-            "region": item.region,
-        }
-
     def _scan_one(
         self,
         item: Any,
@@ -487,7 +495,8 @@ class Scanner:
         rows: list[dict[str, Any]] = []
         tags: dict[str, dict[str, str] | None] = {}
         items = list(discovered.itertuples(index=False))
-        bases = {item.bucket: self._base(item, account_id, account_name) for item in items}
+        session = self.clients.session
+        bases = {i.bucket: bucket_base(session, i, account_id, account_name) for i in items}
         with (
             ThreadPoolExecutor(max_workers=self.params.max_workers) as pool,
             tqdm(

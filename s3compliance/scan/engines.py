@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from s3compliance.checks import select_checks
 from s3compliance.params import Params
-from s3compliance.scan.aws import Clients, error_code, partition_for_region
+from s3compliance.scan.aws import Clients, error_code
 from s3compliance.scan.discovery import DISCOVERED_COLUMNS
 from s3compliance.scan.engine import (
     ACCOUNT_COLUMNS,
@@ -46,6 +46,7 @@ from s3compliance.scan.engine import (
     ScanResult,
     _error,
     account_row,
+    bucket_base,
     bucket_rows,
     utc_now,
 )
@@ -53,6 +54,7 @@ from s3compliance.scan.evidence import Document
 from s3compliance.scan.organizations import (
     Account,
     account_session,
+    process_session,
     resolve_accounts,
     role_arn,
 )
@@ -183,16 +185,6 @@ def discover_account(
         return AccountDiscovery(task, empty, {}, [], stats, code, reason)
 
 
-def _base_row(account: Account, bucket: str, region: str, partition: str) -> dict[str, str]:
-    return {
-        "account_id": account.account_id,
-        "account_name": account.name,
-        "bucket": bucket,
-        "bucket_arn": f"arn:{partition}:s3:::{bucket}",
-        "region": region,
-    }
-
-
 def shard_failure(shard: ShardTask, code: str, reason: str, seconds: float = 0.0) -> ShardResult:
     """A shard that could not run: every check of each of its buckets is ERROR (never PASS,
     never silently missing), and the account is marked ``error``."""
@@ -201,10 +193,7 @@ def shard_failure(shard: ShardTask, code: str, reason: str, seconds: float = 0.0
     session = boto3.Session()
     bases, rows = {}, []
     for item in shard.discovered.itertuples(index=False):
-        base = _base_row(
-            account, item.bucket, item.region, partition_for_region(session, item.region)
-        )
-        bases[item.bucket] = base
+        base = bases[item.bucket] = bucket_base(session, item, account.account_id, account.name)
         rows.extend(
             _error(c, base, f"The scan of this bucket failed: {reason}", code, "", reason)
             for c in checks
@@ -251,8 +240,6 @@ def scan_shard(
 class ThreadsEngine:
     """The embedded engine: ``max_accounts`` tasks at a time in this process, each with its own
     pool of ``max_workers`` bucket threads."""
-
-    name = "threads"
 
     def __init__(
         self,
@@ -319,8 +306,6 @@ class ThreadsEngine:
 class DaskEngine:
     """``dask.distributed``: a ``LocalCluster`` of worker processes started here, or the cluster
     at ``dask_scheduler``. Workers import this package and assume the roles themselves."""
-
-    name = "dask"
 
     def __init__(self, params: Params) -> None:
         try:
@@ -394,11 +379,9 @@ def make_engine(
     return ThreadsEngine(params, base, hook, sleep)
 
 
-def _merge_calls(stats: list[TaskStats]) -> dict[str, int]:
-    total: Counter[str] = Counter()
-    for s in stats:
-        total.update(s.api_calls)
-    return dict(sorted(total.items()))
+def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames one after the other, or an empty frame of ``columns`` when there are none."""
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 class OrgScanner:
@@ -416,8 +399,6 @@ class OrgScanner:
         hook: SessionHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        from s3compliance.scan.organizations import process_session
-
         self.started = time.perf_counter()
         self.started_at = utc_now()
         self.params = params
@@ -451,9 +432,9 @@ class OrgScanner:
 
     def accounts(self) -> list[Account]:
         """The accounts to scan (active ones) and, in :attr:`skipped`, the others."""
-        found = resolve_accounts(self.params, self.clients, self.retry)
+        found = resolve_accounts(self.params, self.clients, self.retry, self.caller_id)
         self.listed = [a.account_id for a in found]
-        if self.params.accounts is None and found[0].account_id == "unknown":
+        if self.params.accounts is None and self.caller_id == "unknown":
             raise ScanAborted("cannot tell the caller's account: sts:GetCallerIdentity failed")
         self.skipped = [a for a in found if not a.active]
         return [a for a in found if a.active]
@@ -476,15 +457,10 @@ class OrgScanner:
                 account_id=d.task.account.account_id, account_name=d.task.account.name
             )
             for d in self.discoveries
-            if not d.error_code
+            if not d.error_code and len(d.discovered)
         ]
         columns = [*DISCOVERED_COLUMNS, "account_id", "account_name"]
-        frames = [f for f in frames if len(f)]
-        return (
-            pd.concat(frames, ignore_index=True)[columns]
-            if frames
-            else pd.DataFrame(columns=columns)
-        )
+        return _frame(frames, columns)[columns]
 
     @staticmethod
     def _discovery_failed(task: AccountTask, exc: BaseException) -> AccountDiscovery:
@@ -542,11 +518,7 @@ class OrgScanner:
             findings.extend(frame_f)
             buckets.extend(frame_b)
             account_findings.extend(d.account_findings)
-            own = (
-                pd.concat(frame_b, ignore_index=True)
-                if frame_b
-                else pd.DataFrame(columns=BUCKET_COLUMNS)
-            )
+            own = _frame(frame_b, BUCKET_COLUMNS)
             failed = next((r for r in mine if r.error_code), None)
             code = d.error_code or (failed.error_code if failed else "")
             reason = d.reason or (
@@ -583,17 +555,14 @@ class OrgScanner:
                 )
             )
         calls = Counter(self.clients.recorder.by_operation)
-        calls.update(_merge_calls(stats))
+        for s in stats:
+            calls.update(s.api_calls)
         result = ScanResult(
             account_id=self.caller_id,
             regions=list(self.params.regions),
             params=self.params,
-            findings=pd.concat(findings, ignore_index=True)
-            if findings
-            else pd.DataFrame(columns=FINDING_COLUMNS),
-            buckets=pd.concat(buckets, ignore_index=True)
-            if buckets
-            else pd.DataFrame(columns=BUCKET_COLUMNS),
+            findings=_frame(findings, FINDING_COLUMNS),
+            buckets=_frame(buckets, BUCKET_COLUMNS),
             account_findings=pd.DataFrame(account_findings, columns=FINDING_COLUMNS),
             retries=self.retry.counter.count + sum(s.retries for s in stats),
             api_calls=dict(sorted(calls.items())),

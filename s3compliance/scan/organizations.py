@@ -116,8 +116,11 @@ def walk_organization(
     return list(found.values())
 
 
-def resolve_accounts(params: Params, clients: Clients, retry: RetryPolicy) -> list[Account]:
-    """The accounts the parameters name, excluded ones removed, in a stable order.
+def resolve_accounts(
+    params: Params, clients: Clients, retry: RetryPolicy, caller_id: str
+) -> list[Account]:
+    """The accounts the parameters name, excluded ones removed, in a stable order
+    (``caller_id``, already asked of STS, is the account of ``accounts: null``).
 
     Raises :class:`OrganizationUnavailable` when Organizations cannot list the organization.
     """
@@ -139,7 +142,7 @@ def resolve_accounts(params: Params, clients: Clients, retry: RetryPolicy) -> li
                 f"a delegated administrator account: {code}: {exc}"
             ) from exc
     elif params.accounts is None:
-        accounts = [Account(clients.account_id(retry))]
+        accounts = [Account(caller_id)]
     else:
         accounts = [Account(account_id) for account_id in params.accounts]
     excluded = set(params.exclude_accounts)

@@ -100,7 +100,17 @@ def member_fleet(member: Member) -> tuple[Any, ...]:
     )
 
 
-def _session_of(credentials: dict[str, Any]) -> boto3.Session:
+def member_session(
+    session: boto3.Session,
+    account_id: str,
+    endpoint_url: str | None = None,
+    session_name: str = "demo-seed",
+) -> boto3.Session:
+    """A session in a member account through its ``OrganizationAccountAccessRole``, assumed with
+    ``session``'s STS (to seed a demo, test or benchmark organization)."""
+    role = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
+    sts = session.client("sts", region_name=DEMO_REGION, endpoint_url=endpoint_url)
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName=session_name)["Credentials"]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -154,7 +164,6 @@ class DemoOrganization(DemoAccount):
         org.create_organization(FeatureSet="ALL")
         root = org.list_roots()["Roots"][0]["Id"]
         units: dict[tuple[str, ...], str] = {(): root}
-        sts = session.client("sts", region_name=DEMO_REGION)
         for member in MEMBERS:
             for depth in range(1, len(member.ou) + 1):
                 path = member.ou[:depth]
@@ -170,12 +179,10 @@ class DemoOrganization(DemoAccount):
                 AccountId=account_id, SourceParentId=root, DestinationParentId=units[member.ou]
             )
             if member.fleet:
-                role = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
-                credentials = sts.assume_role(RoleArn=role, RoleSessionName="demo-seed")
-                member_session = _session_of(credentials["Credentials"])
-                self.hook(member_session, account_id)
+                seeded = member_session(session, account_id)
+                self.hook(seeded, account_id)
                 seed_fleet(
-                    member_session,
+                    seeded,
                     self.faults,
                     member_fleet(member),
                     account_id=account_id,
