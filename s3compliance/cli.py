@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--output-dir", default="output", help="folder holding the run folders")
     diff.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    hist = sub.add_parser(
+        "history", help="trend, open findings with their age, and time to remediate"
+    )
+    hist.add_argument("--output-dir", default="output", help="folder holding the run folders")
+    hist.add_argument("--days", type=int, default=90, help="days of trend (default: 90)")
+    hist.add_argument("--by", choices=("check", "account", "severity"), default="check")
+    hist.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="csv: the trend only; json: trend, open findings, time to remediate, runs",
+    )
 
     org_role = sub.add_parser(
         "org-role", help="Pulumi program: the read-only scan role in every member account"
@@ -338,6 +352,50 @@ def _print_changes(changed: pd.DataFrame) -> None:
             )
 
 
+def _history(args: argparse.Namespace) -> int:
+    """Print the trend, the open findings with their age and the time to remediate: no AWS call."""
+    from s3compliance.outputs import history
+
+    trend = history.trend(args.output_dir, args.by, args.days)
+    if args.format == "csv":
+        print(trend.to_csv(index=False, lineterminator="\n"), end="")
+        return EXIT_OK
+    opened = history.open_findings(args.output_dir)
+    times = history.remediation_times(args.output_dir)
+    if args.format == "json":
+        data = {
+            "runs": trend.attrs["runs"],
+            "trend": trend.to_dict(orient="records"),
+            "open_findings": opened.to_dict(orient="records"),
+            "remediation_times": json.loads(times.to_json(orient="records")),
+        }
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    if trend.empty:
+        print("no complete run yet")
+        return EXIT_OK
+    key = history.TREND_BY[args.by]
+    dates = trend["run_date"]
+    print(
+        f"FAIL per {args.by}, {dates.nunique()} run dates from {dates.min()} to {dates.max()} "
+        f"({len(trend.attrs['runs'])} runs used; checks: {', '.join(trend.attrs['checks'])})"
+    )
+    if trend.attrs["carried_forward"]:
+        print(
+            f"{trend.attrs['carried_forward']} (date, account) pair(s) carried forward from an "
+            "earlier run: the account was not scanned that day"
+        )
+    pivot = trend.pivot(index="run_date", columns=key, values="FAIL").fillna(0).astype(int)
+    print(pivot.to_string())
+    print(f"\nOpen findings: {len(opened)} (oldest first)")
+    if len(opened):
+        shown = ["age_days", "first_seen", "account_id", "bucket", "check_id", "severity"]
+        print(opened[shown].to_string(index=False))
+    print("\nTime to remediate (days from first FAIL to the PASS that ended it)")
+    print(times.to_string(index=False))
+    return EXIT_OK
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -386,6 +444,7 @@ COMMANDS = {
     "iam-policy": _iam_policy,
     "org-role": _org_role,
     "diff": _diff,
+    "history": _history,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only
@@ -433,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `s3compliance diff | head`: the reader stopped, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         known = expected_error(exc)
         if known is None:

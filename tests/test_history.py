@@ -236,3 +236,18 @@ def test_a_streak_ends_at_the_last_run_without_the_fail(three_runs, params) -> N
     table = history.open_findings(out)
     assert list(zip(table["bucket"], table["check_id"], strict=True)) == [("fix-me", "versioning")]
     assert (table.loc[0, "first_seen_run"], table.loc[0, "age_days"]) == ("day-3", 1)
+
+
+def test_queries_over_runs_written_before_parquet(three_runs) -> None:
+    """Runs of an older version (findings.json only) answer every query the same way."""
+    out, _ = three_runs
+    for day in ("day-1", "day-2", "day-3"):
+        (out / day / "findings.parquet").unlink()
+    assert set(history.runs(out)["source"]) == {"json"}
+    times = history.remediation_times(out).set_index("check_id")
+    # fix-me versioning: FAIL on day 1, PASS on day 2 (fixed in 1 day), FAIL again on day 3
+    assert (times.loc["versioning", "resolved"], times.loc["versioning", "median_days"]) == (1, 1)
+    assert times.loc["versioning", "open_now"] == 2  # fix-me and newcomer
+    trend = history.trend(out).set_index(["run_date", "check_id"])
+    # day 1: fix-me and doomed bare; day 2: newcomer bare, fix-me fixed; day 3: fix-me broken
+    assert [trend.loc[(f"2026-11-0{d}", "versioning"), "FAIL"] for d in (1, 2, 3)] == [2, 1, 2]

@@ -64,6 +64,7 @@ class Run:
     run_date: str
     check_ids: tuple[str, ...]
     failed_accounts: frozenset[str] = frozenset()
+    account_ids: tuple[str, ...] = ()  # every account the run set out to scan, failed ones too
     source: str = "parquet"  # or "json" (a run written before Parquet)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -107,6 +108,7 @@ def _from_parquet(folder: Path) -> Run | None:
             str(meta["run_date"]),
             tuple(meta["check_ids"]),
             frozenset(meta["failed_account_ids"]),
+            tuple(meta["account_ids"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -119,13 +121,15 @@ def _from_json(folder: Path) -> Run | None:
         return None
     checks = tuple(report["summary"]["by_check"])
     generated = str(report["generated_at"])
+    accounts = report.get("accounts") or [{"account_id": report["account_id"]}]
     return Run(
         folder.name,
         folder,
         generated,
         generated[:10],
         checks,
-        _failed_accounts(report.get("accounts", [])),
+        _failed_accounts(accounts),
+        tuple(a["account_id"] for a in accounts),
         source="json",
     )
 
@@ -209,12 +213,89 @@ def findings_of(run: Run) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-def _ever_failed(earlier: list[Run]) -> set[str]:
-    ids: set[str] = set()
-    for run in earlier:
-        frame = findings_of(run)
-        ids.update(frame.loc[frame["status"] == "FAIL", "finding_id"])
-    return ids
+def _sql_list(values: list[str]) -> str:
+    """A DuckDB list literal of strings (file paths and check ids come from files: quoted)."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::VARCHAR[]"
+
+
+class _Store:
+    """Some runs as one DuckDB connection, for queries that span many runs.
+
+    Tables: ``runs`` (idx in :func:`complete_runs` order, run_id, run_date), ``scanned`` (idx,
+    account_id: the accounts each run did scan), ``run_checks`` (idx, check_id). :meth:`source`
+    is the SQL of the findings of some runs (idx added), read from the Parquet files directly
+    (only the columns a query names) and from the JSON of older runs.
+    """
+
+    def __init__(self, known: list[Run]) -> None:
+        import duckdb
+
+        self.known = known
+        self.con = duckdb.connect()
+        self.con.execute("SET preserve_insertion_order = false")  # less memory, same answers
+        runs_frame = pd.DataFrame(
+            {
+                "idx": range(len(known)),
+                "run_id": [r.run_id for r in known],
+                "run_date": pd.to_datetime([r.run_date for r in known]).date,
+                "path": [
+                    str(r.folder / "findings.parquet") if r.source == "parquet" else None
+                    for r in known
+                ],
+            }
+        )
+        scanned = [
+            (n, a) for n, r in enumerate(known) for a in r.account_ids if a not in r.failed_accounts
+        ]
+        checks = [(n, c) for n, r in enumerate(known) for c in r.check_ids]
+        self._table("runs", runs_frame)
+        self._table("scanned", pd.DataFrame(scanned, columns=["idx", "account_id"]))
+        self._table("run_checks", pd.DataFrame(checks, columns=["idx", "check_id"]))
+        typed = ", ".join(f"{c} VARCHAR" for c in COLUMNS)
+        self.con.execute(f"CREATE TABLE json_findings (idx BIGINT, {typed})")
+        self._json_loaded: set[int] = set()
+
+    def _table(self, name: str, frame: pd.DataFrame) -> None:
+        self.con.register("_frame", frame)
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
+        self.con.unregister("_frame")
+
+    def source(self, idxs: list[int]) -> str:
+        """SQL (a parenthesized SELECT) of the bucket findings of runs ``idxs``."""
+        parts = []
+        paths = [self.known[n].folder / "findings.parquet" for n in idxs]
+        files = [
+            str(p) for n, p in zip(idxs, paths, strict=True) if self.known[n].source == "parquet"
+        ]
+        if files:
+            listed = _sql_list(files)
+            parts.append(
+                "SELECT r.idx, p.finding_id, p.account_id, p.bucket, p.check_id, p.status, "
+                f"p.severity FROM read_parquet({listed}, filename = true, union_by_name = true) "
+                "p JOIN runs r ON p.filename = r.path WHERE p.bucket <> ''"
+            )
+        older = [n for n in idxs if self.known[n].source == "json"]
+        for n in older:
+            if n not in self._json_loaded:
+                frame = _rows_from_json(self.known[n].folder)
+                frame.insert(0, "idx", n)
+                self.con.register("_frame", frame)
+                self.con.execute("INSERT INTO json_findings SELECT * FROM _frame")
+                self.con.unregister("_frame")
+                self._json_loaded.add(n)
+        if older:
+            parts.append(
+                "SELECT * FROM json_findings WHERE idx IN (" + ", ".join(map(str, older)) + ")"
+            )
+        return "(" + (" UNION ALL ".join(parts) or "SELECT * FROM json_findings WHERE false") + ")"
+
+    def df(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+        for name, frame in frames.items():
+            self.con.register(name, frame)
+        return self.con.execute(sql).df()
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def _resolve(name: str | Path, known: list[Run]) -> Run:
@@ -272,7 +353,9 @@ def changes(
         return _empty("first run: no history yet")
     prev_frame = findings_of(prev_run)
     earlier = [
-        r for r in known if (r.finished_at, r.run_id) < (prev_run.finished_at, prev_run.run_id)
+        n
+        for n, r in enumerate(known)
+        if (r.finished_at, r.run_id) < (prev_run.finished_at, prev_run.run_id)
     ]
     checks = [c for c in cur_checks if c in set(prev_run.check_ids)]
     prev_frame = prev_frame[prev_frame["check_id"].isin(checks)]
@@ -286,7 +369,7 @@ def changes(
         cur_frame, on="finding_id", how="outer", suffixes=("_prev", "_cur"), indicator="side"
     )
     buckets_now = set(cur_frame["bucket"])
-    ever_failed = _ever_failed(earlier)
+    ever_failed = _ever_failed(known, earlier, merged)
     rows = []
     for row in merged.itertuples(index=False):
         prev_status = row.status_prev if row.side != "right_only" else ""
@@ -326,6 +409,25 @@ def changes(
     return frame
 
 
+def _ever_failed(known: list[Run], earlier: list[int], merged: pd.DataFrame) -> set[str]:
+    """Of the findings that FAIL now and did not before, those that FAILed in an earlier run."""
+    asked = merged.loc[
+        (merged["status_cur"] == "FAIL") & (merged["status_prev"] != "FAIL"), ["finding_id"]
+    ]
+    if asked.empty or not earlier:
+        return set()
+    store = _Store(known)
+    try:
+        found = store.df(
+            f"SELECT DISTINCT h.finding_id FROM {store.source(earlier)} h "
+            "WHERE h.status = 'FAIL' AND h.finding_id IN (SELECT finding_id FROM asked)",
+            asked=asked,
+        )
+    finally:
+        store.close()
+    return set(found["finding_id"])
+
+
 def _kind(prev: str, cur: str, failed_before: bool) -> str | None:
     if cur == "FAIL":
         if prev == "FAIL":
@@ -362,43 +464,203 @@ def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
     """Every FAIL of the last complete run, with ``first_seen`` (the run date that began its
     current FAIL streak) and its age in days, oldest first.
 
-    A run in which the finding's account could not be scanned does not break the streak (its
-    findings were carried forward); any other run without a FAIL for it does (it was fixed, or
-    the check could not tell, or it did not run)."""
+    Only a run that scanned the finding's account with its check can break the streak, and only
+    by not saying FAIL: PASS, or no row at all (the bucket was not there). A run that could not
+    scan the account, that did not run the check, or whose check said ERROR (it could not tell)
+    leaves the streak as it was: an age is never made shorter by a gap in the evidence.
+    """
     known = complete_runs(output_dir)
     if not known:
         return pd.DataFrame(columns=OPEN_COLUMNS)
-    last = known[-1]
+    last_idx = len(known) - 1
+    last = known[last_idx]
     current = findings_of(last)
-    open_now = current[current["status"] == "FAIL"].set_index("finding_id")
-    first = {fid: last for fid in open_now.index}
-    still = set(open_now.index)
-    for run in reversed(known[:-1]):
-        if not still:
-            break
-        frame = findings_of(run)
-        failing = set(frame.loc[frame["status"] == "FAIL", "finding_id"])
-        skipped = set(open_now.index[open_now["account_id"].isin(run.failed_accounts)])
-        for fid in list(still):
-            if fid in failing:
-                first[fid] = run
-            elif fid not in skipped:
-                still.discard(fid)
+    open_now = current.loc[current["status"] == "FAIL", ["finding_id", "account_id", "check_id"]]
+    first_idx: dict[str, int] = {}
+    if len(open_now) and last_idx:
+        store = _Store(known)
+        try:
+            # In the runs before the last that scanned (account, check), numbered newest first
+            # (pos), the streak is the unbroken prefix of FAIL/ERROR rows: where pos == rn.
+            streaks = store.df(
+                f"""
+                WITH rac AS (
+                    SELECT s.account_id, c.check_id, s.idx,
+                        row_number() OVER (
+                            PARTITION BY s.account_id, c.check_id ORDER BY s.idx DESC) AS pos
+                    FROM scanned s JOIN run_checks c USING (idx) WHERE s.idx < {last_idx}),
+                hits AS (
+                    SELECT h.finding_id, h.idx, h.status, r.pos,
+                        row_number() OVER (PARTITION BY h.finding_id ORDER BY h.idx DESC) AS rn
+                    FROM {store.source(list(range(last_idx)))} h
+                    JOIN rac r ON r.account_id = h.account_id AND r.check_id = h.check_id
+                        AND r.idx = h.idx
+                    WHERE h.status IN ('FAIL', 'ERROR')
+                        AND h.finding_id IN (SELECT finding_id FROM open_now))
+                SELECT finding_id, min(idx) FILTER (WHERE status = 'FAIL') AS first_idx
+                FROM hits WHERE pos = rn GROUP BY finding_id
+                """,
+                open_now=open_now,
+            )
+        finally:
+            store.close()
+        streaks = streaks.dropna(subset=["first_idx"])  # only ERROR in the streak: FAIL now
+        first_idx = dict(zip(streaks["finding_id"], streaks["first_idx"].astype(int), strict=True))
     today = pd.Timestamp(last.run_date)
-    rows = [
-        {
-            "finding_id": fid,
-            "account_id": row.account_id,
-            "bucket": row.bucket,
-            "check_id": row.check_id,
-            "severity": row.severity,
-            "first_seen": first[fid].run_date,
-            "first_seen_run": first[fid].run_id,
-            "age_days": int((today - pd.Timestamp(first[fid].run_date)).days),
-        }
-        for fid, row in open_now.iterrows()
-    ]
+    rows = []
+    for row in current[current["status"] == "FAIL"].itertuples(index=False):
+        first = known[first_idx.get(row.finding_id, last_idx)]
+        rows.append(
+            {
+                "finding_id": row.finding_id,
+                "account_id": row.account_id,
+                "bucket": row.bucket,
+                "check_id": row.check_id,
+                "severity": row.severity,
+                "first_seen": first.run_date,
+                "first_seen_run": first.run_id,
+                "age_days": int((today - pd.Timestamp(first.run_date)).days),
+            }
+        )
     frame = pd.DataFrame(rows, columns=OPEN_COLUMNS)
     frame = frame.sort_values(["age_days", "bucket", "check_id"], ascending=[False, True, True])
     frame.attrs.update(runs=[r.run_id for r in known])
     return frame.reset_index(drop=True)
+
+
+TREND_BY = {"check": "check_id", "account": "account_id", "severity": "severity"}
+STATUSES = ("FAIL", "PASS", "ERROR")
+
+
+def trend(output_dir: str | Path = "output", by: str = "check", days: int = 90) -> pd.DataFrame:
+    """FAIL / PASS / ERROR counts per run date and ``by`` (check, account or severity), over the
+    ``days`` days that end with the last run date.
+
+    Each account counts with its latest run on or before the date: an account scanned on
+    another day, or one that could not be scanned, is carried forward, so a day with an account
+    missing does not look like an improvement. By account or severity, only the checks every
+    contributing run ran are counted (a profile change is not a trend); by check, a check's line
+    starts when it was first run and ends when it was dropped. ``attrs`` says the runs and checks
+    used and how many (date, account) cells were carried forward.
+    """
+    if by not in TREND_BY:
+        raise HistoryError(f"by must be one of {', '.join(TREND_BY)}, not {by!r}")
+    if days < 1:
+        raise HistoryError(f"days must be at least 1, not {days}")
+    key = TREND_BY[by]
+    columns = ["run_date", key, *STATUSES]
+    known = complete_runs(output_dir)
+    if not known:
+        frame = pd.DataFrame(columns=columns)
+        frame.attrs.update(runs=[], checks=[], by=by, days=days, carried_forward=0)
+        return frame
+    store = _Store(known)
+    try:
+        picks = store.df(
+            f"""
+            WITH avail AS (
+                SELECT s.account_id, r.run_date, max(s.idx) AS idx
+                FROM scanned s JOIN runs r USING (idx) GROUP BY ALL),
+            dates AS (
+                SELECT DISTINCT run_date FROM runs
+                WHERE run_date > (SELECT max(run_date) FROM runs) - INTERVAL {int(days)} DAY),
+            grid AS (
+                SELECT d.run_date, a.account_id
+                FROM dates d CROSS JOIN (SELECT DISTINCT account_id FROM avail) a)
+            SELECT g.run_date, g.account_id, a.idx, a.run_date AS source_date
+            FROM grid g ASOF JOIN avail a
+                ON g.account_id = a.account_id AND g.run_date >= a.run_date
+            """
+        )
+        used = sorted(set(picks["idx"]))
+        checks = sorted({c for n in used for c in known[n].check_ids})
+        if by != "check" and used:
+            common = set.intersection(*(set(known[n].check_ids) for n in used))
+            checks = [c for c in checks if c in common]
+        listed = _sql_list(checks)
+        counts = store.df(
+            f"""
+            SELECT p.run_date, h.{key},
+                count(*) FILTER (WHERE h.status = 'FAIL') AS FAIL,
+                count(*) FILTER (WHERE h.status = 'PASS') AS PASS,
+                count(*) FILTER (WHERE h.status = 'ERROR') AS ERROR
+            FROM picks p JOIN {store.source(used)} h
+                ON h.idx = p.idx AND h.account_id = p.account_id
+            WHERE list_contains({listed}, h.check_id)
+            GROUP BY ALL ORDER BY p.run_date, h.{key}
+            """,
+            picks=picks,
+        )
+    finally:
+        store.close()
+    counts["run_date"] = pd.to_datetime(counts["run_date"]).dt.strftime("%Y-%m-%d")
+    counts = counts[columns].astype({s: "int64" for s in STATUSES}).reset_index(drop=True)
+    carried = picks.loc[picks["source_date"] < picks["run_date"], ["run_date", "account_id"]]
+    counts.attrs.update(
+        runs=[known[n].run_id for n in used],
+        checks=checks,
+        by=by,
+        days=days,
+        carried_forward=len(carried.drop_duplicates()),
+    )
+    return counts
+
+
+REMEDIATION_COLUMNS = ["check_id", "resolved", "median_days", "p90_days", "open_now"]
+
+
+def remediation_times(output_dir: str | Path = "output") -> pd.DataFrame:
+    """Per check: how many FAILs were fixed, and the median and 90th percentile of the days from
+    the first FAIL of each streak to the PASS that ended it.
+
+    A streak ends only with a PASS: ERROR (the check could not tell) and runs in which the
+    account was not scanned leave it open, and a bucket that disappeared was not fixed. A finding
+    fixed twice counts twice. ``open_now`` is the FAIL count of the last run.
+    """
+    known = complete_runs(output_dir)
+    if not known:
+        return pd.DataFrame(columns=REMEDIATION_COLUMNS)
+    store = _Store(known)
+    try:
+        # 17 million rows in a year of a large organization: the window runs over a 64-bit hash
+        # of the id, the run number and a check number, not the strings.
+        checks = sorted({c for r in known for c in r.check_ids})
+        listed = _sql_list(checks)
+        frame = store.df(
+            f"""
+            WITH rows AS (
+                SELECT hash(finding_id) AS k, idx::INTEGER AS idx,
+                    list_position({listed}, check_id)::SMALLINT AS c, status = 'FAIL' AS failing
+                FROM {store.source(list(range(len(known))))}
+                WHERE status IN ('FAIL', 'PASS') AND list_contains({listed}, check_id)),
+            t AS (
+                SELECT k, idx, c, failing,
+                    lag(failing) OVER (PARTITION BY k ORDER BY idx) AS before
+                FROM rows),
+            edges AS (
+                SELECT idx, c, failing,
+                    lead(idx) OVER (PARTITION BY k ORDER BY idx) AS next_idx
+                FROM t
+                WHERE (failing AND before IS DISTINCT FROM true) OR (NOT failing AND before)),
+            fixed AS (
+                SELECT e.c, date_diff('day', a.run_date, b.run_date) AS days
+                FROM edges e JOIN runs a ON a.idx = e.idx JOIN runs b ON b.idx = e.next_idx
+                WHERE e.failing),
+            per_check AS (
+                SELECT ({listed})[c] AS check_id, count(*) AS resolved,
+                    median(days) AS median_days, quantile_cont(days, 0.9) AS p90_days
+                FROM fixed GROUP BY c),
+            open_now AS (
+                SELECT check_id, count(*) AS open_now
+                FROM {store.source([len(known) - 1])} WHERE status = 'FAIL' GROUP BY check_id)
+            SELECT check_id, coalesce(resolved, 0) AS resolved, median_days, p90_days,
+                coalesce(open_now, 0) AS open_now
+            FROM per_check FULL OUTER JOIN open_now USING (check_id)
+            ORDER BY check_id
+            """
+        )
+    finally:
+        store.close()
+    frame = frame[REMEDIATION_COLUMNS].astype({"resolved": "int64", "open_now": "int64"})
+    frame.attrs.update(runs=[r.run_id for r in known])
+    return frame
