@@ -84,35 +84,36 @@ def test_sns_message_per_high_severity_bucket(scanned) -> None:
     }
 
 
-def test_notify_only_new_stays_quiet_on_an_unchanged_second_run(scanned, tmp_path) -> None:
+def test_notify_only_new_stays_quiet_on_an_unchanged_second_run(scanned, params, tmp_path) -> None:
+    """The notebook's alert cell: SNS announces the buckets high severity now that were not in
+    the previous complete run (found through the history of the run folders)."""
     account, scanner, result = scanned
     topic, queue = subscribed_queue(account)
-    write_report(result, tmp_path, "yesterday")
-    previous = alerts.previous_report(tmp_path)
-    report = build_report(result)
-    outcome = alerts.send_alerts(
-        report, result.buckets, scanner.clients, RETRY, sns_topic_arn=topic, previous=previous
-    )
+    params = replace(params, sns_topic_arn=topic, output_dir=str(tmp_path))
+    # no previous run: every high bucket is new
+    outcome = runner.alerts_step(result, scanner, params)
+    assert outcome.iloc[0]["sent"] == 2
+    assert sorted(m["Subject"][-8:] for m in drain(account, queue)) == ["bare-one", "bare-two"]
+    folder = write_report(result, tmp_path, "yesterday")
+    outcome = runner.alerts_step(result, scanner, params)
     assert outcome.iloc[0]["sent"] == 0 and drain(account, queue) == []
-    # a bucket that was not high yesterday is announced
-    previous["non_compliant_buckets"] = [
-        b for b in previous["non_compliant_buckets"] if b["bucket_name"] != "bare-two"
+    # a bucket that was not high yesterday is announced (yesterday's buckets.parquet is lost:
+    # its findings.json, without bare-two, says what was high)
+    (folder / "buckets.parquet").unlink()
+    report = json.loads((folder / "findings.json").read_text())
+    report["non_compliant_buckets"] = [
+        b for b in report["non_compliant_buckets"] if b["bucket_name"] != "bare-two"
     ]
-    alerts.send_alerts(
-        report, result.buckets, scanner.clients, RETRY, sns_topic_arn=topic, previous=previous
-    )
+    (folder / "findings.json").write_text(json.dumps(report))
+    assert runner.buckets_to_announce(result, params) == {"bare-two"}
+    runner.alerts_step(result, scanner, params)
     assert [m["Subject"][-8:] for m in drain(account, queue)] == ["bare-two"]
     # notify_only_new: false repeats every high bucket
-    alerts.send_alerts(
-        report,
-        result.buckets,
-        scanner.clients,
-        RETRY,
-        sns_topic_arn=topic,
-        previous=previous,
-        notify_only_new=False,
-    )
+    runner.alerts_step(result, scanner, replace(params, notify_only_new=False))
     assert len(drain(account, queue)) == 2
+    # yesterday's severities unreadable: announce again rather than stay silent
+    (folder / "findings.json").write_text("{")
+    assert runner.buckets_to_announce(result, params) == {"bare-one", "bare-two"}
 
 
 def test_metrics_land_in_cloudwatch(scanned) -> None:
@@ -217,10 +218,6 @@ def test_subject_fits_sns_limit_for_a_63_character_name() -> None:
 def test_queue_region_from_url() -> None:
     assert alerts._queue_region("https://sqs.eu-west-2.amazonaws.com/1/q") == "eu-west-2"
     assert alerts._queue_region("http://127.0.0.1:5000/1/q") == "us-east-1"
-
-
-def test_previous_report_absent(tmp_path) -> None:
-    assert alerts.previous_report(tmp_path) is None
 
 
 def test_notebook_steps_say_when_they_are_off(scanned, params) -> None:

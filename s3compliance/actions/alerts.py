@@ -1,14 +1,16 @@
 """Alerting, all opt-in: SNS for high-severity buckets, CloudWatch metrics, SQS for automation.
 
 A daily cron must not repeat itself: with ``notify_only_new`` (the default) a bucket is announced
-on SNS only when it was not already high severity in the previous run's report.
+on SNS only when it was not already high severity in the previous complete run. The caller decides
+which buckets that is (the notebook asks the history of the run folders) and hands the set over as
+``announce``: this module writes, it reads no run folder.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,24 +31,15 @@ SQS_BATCH = 10
 OUTCOME_COLUMNS = ["channel", "target", "sent", "failed", "detail"]
 
 
-def previous_report(output_dir: str | Path) -> dict[str, Any] | None:
-    """The report ``output/latest`` points at (the previous run, before this one is published)."""
-    path = Path(output_dir) / "latest" / "findings.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _high(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in report["non_compliant_buckets"] if b["severity"] == "high"]
 
 
 def high_severity_messages(
-    report: dict[str, Any], previous: dict[str, Any] | None = None, only_new: bool = True
+    report: dict[str, Any], announce: Collection[str] | None = None
 ) -> list[dict[str, str]]:
-    """One SNS message (subject, body) per high-severity bucket, new ones only if asked."""
-    already = {b["bucket_name"] for b in _high(previous)} if previous and only_new else set()
+    """One SNS message (subject, body) per high-severity bucket of the report; only those named
+    in ``announce`` when it is given (``None``: every one)."""
     return [
         {
             "bucket": b["bucket_name"],
@@ -61,7 +54,7 @@ def high_severity_messages(
             ),
         }
         for b in _high(report)
-        if b["bucket_name"] not in already
+        if announce is None or b["bucket_name"] in announce
     ]
 
 
@@ -171,16 +164,16 @@ def send_alerts(
     retry: RetryPolicy,
     *,
     sns_topic_arn: str | None = None,
-    notify_only_new: bool = True,
-    previous: dict[str, Any] | None = None,
+    announce: Collection[str] | None = None,
     publish_cloudwatch: bool = False,
     metrics_region: str = DEFAULT_REGION,
     sqs_queue_url: str | None = None,
 ) -> pd.DataFrame:
-    """Every configured channel, one row each: what was sent and what failed."""
+    """Every configured channel, one row each: what was sent and what failed. ``announce``: the
+    high-severity buckets SNS announces (``None``: every one)."""
     outcomes = []
     if sns_topic_arn:
-        messages = high_severity_messages(report, previous, notify_only_new)
+        messages = high_severity_messages(report, announce)
         outcomes.append(publish_sns(clients, sns_topic_arn, messages, retry))
     if publish_cloudwatch:
         outcomes.append(publish_metrics(clients, buckets, metrics_region, retry))

@@ -199,7 +199,10 @@ def _rows_from_json(folder: Path) -> pd.DataFrame:
 
 
 def findings_of(run: Run) -> pd.DataFrame:
-    """A run's bucket findings (no evidence): DuckDB over its Parquet, or its JSON."""
+    """A run's bucket findings (no evidence): DuckDB over its Parquet, or its JSON, or the
+    scan result it was made from (:func:`run_of_result`)."""
+    if run.source == "memory":
+        return run.extra["frame"]
     if run.source == "json":
         return _rows_from_json(run.folder)
     import duckdb
@@ -221,10 +224,10 @@ def _sql_list(values: list[str]) -> str:
 class _Store:
     """Some runs as one DuckDB connection, for queries that span many runs.
 
-    Tables: ``runs`` (idx in :func:`complete_runs` order, run_id, run_date), ``scanned`` (idx,
-    account_id: the accounts each run did scan), ``run_checks`` (idx, check_id). :meth:`source`
+    Tables: ``runs`` (idx in the order given, run_id, run_date), ``scanned`` (idx, account_id:
+    the accounts each run did scan), ``run_checks`` (idx, check_id). :meth:`source`
     is the SQL of the findings of some runs (idx added), read from the Parquet files directly
-    (only the columns a query names) and from the JSON of older runs.
+    (only the columns a query names), and from the JSON of older runs or the scan in memory.
     """
 
     def __init__(self, known: list[Run]) -> None:
@@ -253,7 +256,7 @@ class _Store:
         self._table("run_checks", pd.DataFrame(checks, columns=["idx", "check_id"]))
         typed = ", ".join(f"{c} VARCHAR" for c in COLUMNS)
         self.con.execute(f"CREATE TABLE json_findings (idx BIGINT, {typed})")
-        self._json_loaded: set[int] = set()
+        self._loaded: set[int] = set()
 
     def _table(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register("_frame", frame)
@@ -274,15 +277,15 @@ class _Store:
                 f"p.severity FROM read_parquet({listed}, filename = true, union_by_name = true) "
                 "p JOIN runs r ON p.filename = r.path WHERE p.bucket <> ''"
             )
-        older = [n for n in idxs if self.known[n].source == "json"]
+        older = [n for n in idxs if self.known[n].source != "parquet"]
         for n in older:
-            if n not in self._json_loaded:
-                frame = _rows_from_json(self.known[n].folder)
+            if n not in self._loaded:
+                frame = findings_of(self.known[n]).copy()
                 frame.insert(0, "idx", n)
                 self.con.register("_frame", frame)
                 self.con.execute("INSERT INTO json_findings SELECT * FROM _frame")
                 self.con.unregister("_frame")
-                self._json_loaded.add(n)
+                self._loaded.add(n)
         if older:
             parts.append(
                 "SELECT * FROM json_findings WHERE idx IN (" + ", ".join(map(str, older)) + ")"
@@ -306,13 +309,29 @@ def _resolve(name: str | Path, known: list[Run]) -> Run:
     raise HistoryError(f"no complete run named {str(name)!r} (see `s3compliance history`)")
 
 
-def _current_from_result(result: ScanResult) -> tuple[pd.DataFrame, frozenset[str], tuple]:
-    frame = result.findings[COLUMNS].copy()
-    failed = frozenset(result.accounts.loc[result.accounts["status"] == "error", "account_id"])
+CURRENT = "(this scan)"
+
+
+def run_of_result(result: ScanResult) -> Run:
+    """The scan being made, before it is published, as a run that sorts after every other."""
     from s3compliance.checks import select_checks
 
-    checks = tuple(c.id for c in select_checks(result.params.profile, result.params.checks))
-    return frame, failed, checks
+    accounts = result.accounts
+    return Run(
+        CURRENT,
+        Path(),
+        "~",  # after any timestamp
+        result.params.run_date or result.started_at[:10],
+        tuple(c.id for c in select_checks(result.params.profile, result.params.checks)),
+        frozenset(accounts.loc[accounts["status"] == "error", "account_id"]),
+        tuple(dict.fromkeys(accounts["account_id"])) or (result.account_id,),
+        source="memory",
+        extra={"frame": result.findings[COLUMNS].reset_index(drop=True)},
+    )
+
+
+def _with_current(known: list[Run], current: ScanResult | None) -> list[Run]:
+    return known if current is None else [*known, run_of_result(current)]
 
 
 def changes(
@@ -327,8 +346,9 @@ def changes(
     known = complete_runs(output_dir)
     in_memory = current is not None and not isinstance(current, str | Path)
     if in_memory:
-        cur_frame, cur_failed, cur_checks = _current_from_result(current)  # type: ignore[arg-type]
-        cur_name = "(this scan)"
+        cur_run = run_of_result(current)  # type: ignore[arg-type]
+        cur_frame = findings_of(cur_run)
+        cur_failed, cur_checks, cur_name = cur_run.failed_accounts, cur_run.check_ids, CURRENT
         candidates = known
     else:
         cur_run = (
@@ -532,7 +552,12 @@ TREND_BY = {"check": "check_id", "account": "account_id", "severity": "severity"
 STATUSES = ("FAIL", "PASS", "ERROR")
 
 
-def trend(output_dir: str | Path = "output", by: str = "check", days: int = 90) -> pd.DataFrame:
+def trend(
+    output_dir: str | Path = "output",
+    by: str = "check",
+    days: int = 90,
+    current: ScanResult | None = None,
+) -> pd.DataFrame:
     """FAIL / PASS / ERROR counts per run date and ``by`` (check, account or severity), over the
     ``days`` days that end with the last run date.
 
@@ -541,7 +566,8 @@ def trend(output_dir: str | Path = "output", by: str = "check", days: int = 90) 
     missing does not look like an improvement. By account or severity, only the checks every
     contributing run ran are counted (a profile change is not a trend); by check, a check's line
     starts when it was first run and ends when it was dropped. ``attrs`` says the runs and checks
-    used and how many (date, account) cells were carried forward.
+    used and how many (date, account) cells were carried forward. ``current``: the scan being
+    made, counted as the last run (the notebook draws the trend before it publishes).
     """
     if by not in TREND_BY:
         raise HistoryError(f"by must be one of {', '.join(TREND_BY)}, not {by!r}")
@@ -549,7 +575,7 @@ def trend(output_dir: str | Path = "output", by: str = "check", days: int = 90) 
         raise HistoryError(f"days must be at least 1, not {days}")
     key = TREND_BY[by]
     columns = ["run_date", key, *STATUSES]
-    known = complete_runs(output_dir)
+    known = _with_current(complete_runs(output_dir), current)
     if not known:
         frame = pd.DataFrame(columns=columns)
         frame.attrs.update(runs=[], checks=[], by=by, days=days, carried_forward=0)
@@ -664,3 +690,20 @@ def remediation_times(output_dir: str | Path = "output") -> pd.DataFrame:
     frame = frame[REMEDIATION_COLUMNS].astype({"resolved": "int64", "open_now": "int64"})
     frame.attrs.update(runs=[r.run_id for r in known])
     return frame
+
+
+def high_severity_buckets(run: Run) -> set[str]:
+    """The buckets a run found high severity (what SNS ``notify_only_new`` compares with)."""
+    path = run.folder / "buckets.parquet"
+    if run.source == "parquet" and parquet_ok(path):
+        import duckdb
+
+        query = "SELECT bucket FROM read_parquet(?) WHERE bucket_severity = 'high'"
+        with duckdb.connect() as con:
+            return {row[0] for row in con.execute(query, [str(path)]).fetchall()}
+    try:
+        report = read_report(run.folder / "findings.json")
+    except ReportInvalid:
+        log.warning("history: %s has no readable bucket severities; treated as none", run.folder)
+        return set()
+    return {b["bucket_name"] for b in report["non_compliant_buckets"] if b["severity"] == "high"}

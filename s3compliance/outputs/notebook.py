@@ -230,12 +230,23 @@ def alerts_step(
         scanner.clients,
         scanner.retry,
         sns_topic_arn=params.sns_topic_arn,
-        notify_only_new=params.notify_only_new,
-        previous=alerts.previous_report(params.output_dir),
+        announce=buckets_to_announce(result, params),
         publish_cloudwatch=params.publish_metrics,
         metrics_region=params.home_region,
         sqs_queue_url=params.sqs_queue_url,
     )
+
+
+def buckets_to_announce(result: ScanResult, params: Params) -> set[str] | None:
+    """``notify_only_new``: the buckets high severity now that were not in the previous complete
+    run (``None``, every high bucket, when the option is off or there is no previous run)."""
+    from s3compliance.outputs import history
+
+    known = history.complete_runs(params.output_dir) if params.notify_only_new else []
+    if not known:
+        return None
+    high_now = set(result.buckets.loc[result.buckets["bucket_severity"] == "high", "bucket"])
+    return high_now - history.high_severity_buckets(known[-1])
 
 
 def show_step(outcome: pd.DataFrame | str, caption: str) -> None:
