@@ -15,11 +15,12 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from s3compliance import __version__
-from s3compliance.params import Params, load_params, validate
+from s3compliance.params import Params, ParamsError, load_params, validate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--params", help=f"YAML parameters file (default: {DEMO_PARAMS} if present)")
     demo.add_argument(
         "--org", action="store_true", help="the embedded demo organization (7 accounts)"
+    )
+    demo.add_argument(
+        "--history",
+        type=int,
+        metavar="DAYS",
+        help="first write DAYS-1 daily past runs of the demo account (1-366), for the trend",
     )
 
     policy = sub.add_parser("iam-policy", help="print the least-privilege IAM policy of a scan")
@@ -432,7 +439,38 @@ def _demo(args: argparse.Namespace) -> int:
 
     path = args.params or (DEMO_PARAMS if DEMO_PARAMS.exists() else None)
     org = {"demo": "org"} if args.org else {}
-    return _run(args, demo_params(path, **_overrides(args), **org))
+    params = demo_params(path, **_overrides(args), **org)
+    if args.history is not None:
+        if args.org:
+            print(
+                "s3compliance: bad arguments: --history is for the demo account, not --org",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        params = _demo_history(params, args.history)
+    return _run(args, params)
+
+
+def _demo_history(params: Params, days: int) -> Params:
+    """Write the demo account's past runs; the report then runs as the last of the ``days``."""
+    from datetime import UTC, date, datetime
+
+    from s3compliance.testing.history_demo import MAX_DAYS, write_demo_history
+
+    if not 1 <= days <= MAX_DAYS:
+        raise ParamsError(f"--history takes 1 to {MAX_DAYS} days, not {days}")
+    end = date.fromisoformat(params.run_date) if params.run_date else datetime.now(UTC).date()
+    params = replace(
+        params,
+        run_date=end.isoformat(),
+        output_dir=str(Path(params.output_dir).resolve()),
+    )
+    folders = write_demo_history(params, days, end, progress=sys.stderr.isatty())
+    if folders:
+        print(
+            f"History: {len(folders)} past daily runs in {params.output_dir}, to {folders[-1].name}"
+        )
+    return params
 
 
 COMMANDS = {

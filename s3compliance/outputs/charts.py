@@ -234,6 +234,34 @@ def accounts_chart(result: ScanResult, run_date: str) -> Figure:
     return fig
 
 
+def trend_lines(trend: pd.DataFrame) -> pd.DataFrame:
+    """FAIL count per run date (rows, oldest first) and check (columns, alphabetical); a check
+    not run on a date has no point there (not zero)."""
+    frame = trend.pivot(index="run_date", columns="check_id", values="FAIL")
+    frame.index = pd.to_datetime(frame.index)
+    return frame.sort_index()[sorted(frame.columns)]
+
+
+def trend_chart(trend: pd.DataFrame, result: ScanResult, run_date: str) -> Figure:
+    """FAIL findings per check over time (from :func:`history.trend`), one line each."""
+    lines = trend_lines(trend)
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    marker = "o" if len(lines) <= 45 else None
+    for check in lines.columns:
+        ax.plot(lines.index, lines[check].to_numpy(), marker=marker, markersize=3, label=check)
+    ax.set_xlabel("run date")
+    ax.set_ylabel("FAIL findings")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.autofmt_xdate()
+    days = (lines.index.max() - lines.index.min()).days + 1
+    _titled(
+        fig, f"FAIL findings per check, {len(lines)} run dates over {days} days", result, run_date
+    )
+    return fig
+
+
 def all_charts(result: ScanResult, run_date: str, top_n: int = 30) -> dict[str, Figure]:
     """Every chart of the report, by the file name it is saved under (``accounts`` only for
     an organization run)."""

@@ -32,6 +32,8 @@ from s3compliance.params import KEYS, Params, validate
 from s3compliance.scan.engine import Scanner, ScanResult
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from s3compliance.scan.engines import OrgScanner
 
 log = logging.getLogger(__name__)
@@ -279,6 +281,48 @@ def show_accounts(result: ScanResult) -> None:
         show_table(failed, "Accounts that could not be scanned")
     else:
         print("Every listed account was scanned.")
+
+
+def show_changes(result: ScanResult, params: Params) -> pd.DataFrame:
+    """The notebook's "Since the last run" section: counts per kind and every change but the
+    persisting ones, against the last complete run in ``output_dir`` (the sentence saying there
+    is none on a first run)."""
+    from s3compliance.outputs import history
+    from s3compliance.outputs.tables import show_table
+
+    changed = history.changes(current=result, output_dir=params.output_dir)
+    attrs = changed.attrs
+    if attrs["note"]:
+        print(attrs["note"])
+        return changed
+    counts = changed["kind"].value_counts()
+    told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in history.CHANGE_KINDS)
+    print(f"Since run {attrs['previous']}: {told}.")
+    print(f"Checks compared (both runs ran them): {', '.join(attrs['checks'])}.")
+    if attrs["carried_forward"]:
+        print(
+            "Not scanned this time, previous findings carried forward: "
+            + ", ".join(attrs["carried_forward"])
+        )
+    shown = changed[changed["kind"] != "persisting"].drop(columns=["finding_id"])
+    show_table(shown, "Changes since the last run")
+    return changed
+
+
+def trend_step(
+    figures: dict[str, Figure], result: ScanResult, params: Params, run_date: str
+) -> Figure | None:
+    """The notebook's "Trend" chart (saved as ``trend.png`` with the others): the last 90 days
+    of runs in ``output_dir`` and this one; a sentence instead on a first run."""
+    from s3compliance.outputs import history
+    from s3compliance.outputs.charts import trend_chart
+
+    trend = history.trend(params.output_dir, "check", 90, current=result)
+    if trend["run_date"].nunique() < 2:
+        print("first run: no history yet (the trend appears from the second run date)")
+        return None
+    figures["trend"] = trend_chart(trend, result, run_date)
+    return figures["trend"]
 
 
 def published_folder(folder: Path, published_dir: str = "") -> Path:

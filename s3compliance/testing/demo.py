@@ -287,7 +287,7 @@ def bucket_names(archetype: Archetype) -> list[str]:
     return [f"demo-{archetype.name}-{i:02d}" for i in range(1, archetype.count + 1)]
 
 
-def _configure(client: Any, bucket: str, kind: Archetype) -> None:
+def configure_bucket(client: Any, bucket: str, kind: Archetype) -> None:
     if kind.versioning:
         config = {"Status": kind.versioning}
         extra = {}
@@ -328,7 +328,7 @@ def _configure(client: Any, bucket: str, kind: Archetype) -> None:
         )
 
 
-def _fix_in_backend(dates: dict[str, datetime], system_tags: dict[str, dict[str, str]]) -> None:
+def fix_in_backend(dates: dict[str, datetime], system_tags: dict[str, dict[str, str]]) -> None:
     """What no S3 request can do: pin creation dates (moto stamps 'now'; the demo must be the
     same on every run) and leave ``aws:`` system tags, as CloudFormation does."""
     from moto.s3.models import s3_backends
@@ -399,7 +399,7 @@ def seed_fleet(
             if kind.region != "us-east-1":
                 extra["CreateBucketConfiguration"] = {"LocationConstraint": kind.region}
             client.create_bucket(Bucket=bucket, **extra)
-            _configure(client, bucket, kind)
+            configure_bucket(client, bucket, kind)
             for operation in kind.denied:
                 faults.fail(bucket, operation, "AccessDenied")
             dates[bucket] = FIRST_CREATED + timedelta(days=len(dates))
@@ -410,7 +410,7 @@ def seed_fleet(
     session.client("s3control", region_name=DEMO_REGION).put_public_access_block(
         AccountId=account_id, PublicAccessBlockConfiguration=ACCOUNT_BPA
     )
-    _fix_in_backend(dates, system_tags)
+    fix_in_backend(dates, system_tags)
 
 
 _HIDDEN_VARIABLES = (
