@@ -124,6 +124,9 @@ def test_trend_window_and_arguments(tmp_path) -> None:
         history.trend(out, by="bucket")
     with pytest.raises(history.HistoryError, match="days must be at least 1"):
         history.trend(out, days=0)
+    # every account of every run refused: nothing to count, no error
+    write_run(tmp_path / "refused", 1, [], failed=(A,))
+    assert history.trend(tmp_path / "refused", by="severity").empty
     empty = history.trend(tmp_path / "nothing")
     assert empty.empty and list(empty.columns) == ["run_date", "check_id", "FAIL", "PASS", "ERROR"]
 

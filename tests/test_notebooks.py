@@ -120,6 +120,8 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     # the Export cell names the published folder, not the staging one it wrote into
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert f"Run folder: {folder}\n" in printed and ".partial" not in printed
+    # the first run in this output folder: no history yet, said in both sections, no trend.png
+    assert printed.count("first run: no history yet") == 2
     report = json.loads((folder / "findings.json").read_text())
     assert report["summary"]["total_buckets"] == 136
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -230,7 +232,19 @@ def _nbval(
     )
 
 
+def _regenerate_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regenerate", REGRESSION / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    return regenerate
+
+
 def _copy_regression(workdir: Path) -> Path:
+    """The stored notebook and its sanitizer in ``workdir``, with the demo account's past runs
+    under ``workdir/output`` as regenerate.py seeded them."""
+    _regenerate_module().seed_history(workdir)
     for name in ("compliance_report_demo.ipynb", "sanitize.cfg"):
         shutil.copy(REGRESSION / name, workdir / name)
     return workdir / "compliance_report_demo.ipynb"
@@ -307,12 +321,7 @@ def test_fsbp_profile_end_to_end_on_the_demo(tmp_path: Path, capsys) -> None:
 def test_nbval_regression_of_the_explore_notebook(tmp_path: Path) -> None:
     """explore.ipynb, executed without a frontend on the demo run, re-executes to the same
     outputs: the summary, the widgets' text form and the drill-down of the worst bucket."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("regenerate", REGRESSION / "regenerate.py")
-    regenerate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regenerate)
-    regenerate.demo_run_folder(tmp_path)
+    _regenerate_module().demo_run_folder(tmp_path)
     for name in ("explore_demo.ipynb", "sanitize.cfg"):
         shutil.copy(REGRESSION / name, tmp_path / name)
     proc = _nbval(tmp_path, "explore_demo.ipynb")

@@ -3,7 +3,8 @@
     .venv/bin/python tests/regression/regenerate.py
 
 Executes notebooks/compliance_report.ipynb on the embedded demo account with fixed parameters
-(in a temporary folder, so nothing is written into the repository but the notebook itself). Run it
+(in a temporary folder, so nothing is written into the repository but the notebook itself), after
+three past runs of the demo account's history in that folder. Run it
 when the notebook or the demo fleet changes on purpose, and review the diff of its outputs.
 """
 
@@ -31,6 +32,23 @@ PARAMETERS = {
 }
 
 
+HISTORY_DAYS = 4  # the report's day and three past days: every kind of change, a short trend
+
+
+def seed_history(workdir: Path) -> list[Path]:
+    """The demo account's past runs in ``<workdir>/output`` (``s3compliance demo --history 4``
+    before the report's run date), so the stored notebook shows "Since the last run" and the
+    trend (tests/test_notebooks.py seeds the same before nbval re-executes it)."""
+    from datetime import date
+
+    from s3compliance.testing.demo import demo_params
+    from s3compliance.testing.history_demo import write_demo_history
+
+    params = demo_params(output_dir=str(workdir / "output"), max_workers=4)
+    end = date.fromisoformat(PARAMETERS["run_date"])
+    return write_demo_history(params, HISTORY_DAYS, end, progress=False)
+
+
 def demo_run_folder(workdir: Path) -> Path:
     """The run folder explore.ipynb is regressed on: the demo account, mission profile, written
     by the library as ``<workdir>/output/regression`` (tests/test_notebooks.py makes the same)."""
@@ -48,6 +66,7 @@ def demo_run_folder(workdir: Path) -> Path:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
+        seed_history(Path(workdir))
         papermill.execute_notebook(
             str(NOTEBOOK),
             str(STORED),
