@@ -466,10 +466,7 @@ def _demo_history(params: Params, days: int) -> Params:
         output_dir=str(Path(params.output_dir).resolve()),
     )
     folders = write_demo_history(params, days, end, progress=sys.stderr.isatty())
-    if folders:
-        print(
-            f"History: {len(folders)} past daily runs in {params.output_dir}, to {folders[-1].name}"
-        )
+    print(f"History: {len(folders)} past daily runs in {params.output_dir}")
     return params
 
 

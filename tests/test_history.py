@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs import history
+from s3compliance.outputs import notebook as runner
 from s3compliance.outputs.report import write_report
 from s3compliance.scan.engine import run_scan
 
@@ -73,7 +75,7 @@ def test_a_fix_that_breaks_again_is_regressed_not_new(three_runs) -> None:
     assert got[("newcomer", "versioning")] == "persisting"
 
 
-def test_the_scan_in_memory_is_compared_with_the_last_run(three_runs, params) -> None:
+def test_the_scan_in_memory_is_compared_with_the_last_run(three_runs, params, capsys) -> None:
     out, account = three_runs
     status = {"Status": "Enabled"}
     account.s3.put_bucket_versioning(Bucket="newcomer", VersioningConfiguration=status)
@@ -95,6 +97,10 @@ def test_the_scan_in_memory_is_compared_with_the_last_run(three_runs, params) ->
     carried = history.changes(current=result, output_dir=out)
     assert "resolved" not in set(carried["kind"])
     assert carried.attrs["carried_forward"] == [result.account_id]
+    # the report's "Since the last run" says so
+    runner.show_changes(result, replace(params, output_dir=str(out)))
+    said = capsys.readouterr().out
+    assert f"previous findings carried forward: {result.account_id}" in said
 
 
 def test_only_checks_both_runs_ran_are_compared(account, params, tmp_path) -> None:

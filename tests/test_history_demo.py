@@ -70,9 +70,9 @@ def test_each_day_shows_the_changes_of_the_plan(past) -> None:
     assert third[("demo-compliant-13", "versioning")] == "resolved"
 
 
-def test_the_report_day_is_the_demo_fleet_itself(past) -> None:
+def test_the_report_day_is_the_demo_fleet_itself(past, capsys) -> None:
     """The last span of each kind ends at 1.0: the report's day shows their changes."""
-    params, _ = past
+    params, folders = past
     result = run_demo(replace(params, run_date=END.isoformat()), progress=False)
     got = kinds(history.changes(current=result, output_dir=params.output_dir))
     assert got[("demo-compliant-12", "lifecycle")] == "resolved"
@@ -80,6 +80,12 @@ def test_the_report_day_is_the_demo_fleet_itself(past) -> None:
     # suspended-02 has versioning on from 0.8: no past day of five falls there (30 days do)
     assert got[("demo-versioning-suspended-02", "versioning")] == "persisting"
     assert got[("demo-retired-04", "versioning")] == "gone"
+    # the report's section says the same, counts first: on day 3 (0.75) compliant-10..12 were
+    # still off (10/12 > 0.75) and suspended-07 (0.8), 08 (1.0) absent; retired-04 has 5 checks
+    shown = runner.show_changes(result, replace(params, run_date=END.isoformat()))
+    assert kinds(shown) == got
+    said = capsys.readouterr().out
+    assert f"Since run {folders[-1].name}: 2 new, 0 regressed, 3 resolved, 0 error, 5 gone" in said
     # the trend counts the scan in memory as its last day, next to the four past ones
     trend = history.trend(params.output_dir, current=result)
     assert sorted(set(trend["run_date"]))[-1] == END.isoformat()

@@ -74,7 +74,7 @@ def by_key(frame: pd.DataFrame, key: str) -> dict[tuple[str, str], int]:
     return {(r.run_date, getattr(r, key)): r.FAIL for r in frame.itertuples(index=False)}
 
 
-def test_trend_carries_an_account_forward_on_the_days_it_was_not_scanned(tmp_path) -> None:
+def test_trend_carries_an_account_forward_on_the_days_it_was_not_scanned(tmp_path, capsys) -> None:
     out = tmp_path / "output"
     write_run(out, 1, fails(A, 2) + fails(B, 3), accounts=(A, B))
     # day 2: B's role was refused; day 3: only B was scanned (A is scanned on other days)
@@ -94,6 +94,8 @@ def test_trend_carries_an_account_forward_on_the_days_it_was_not_scanned(tmp_pat
     assert list(per_check["PASS"]) == [0, 0, 1]
     assert per_check.attrs["carried_forward"] == 2
     assert len(per_check.attrs["runs"]) == 3
+    assert main(["history", "--output-dir", str(out), "--by", "account"]) == EXIT_OK
+    assert "2 (date, account) pair(s) carried forward" in capsys.readouterr().out
 
 
 def test_trend_by_severity_counts_only_the_checks_every_run_ran(tmp_path) -> None:
@@ -186,6 +188,11 @@ def test_cli_history_prints_the_trend_and_the_open_findings(tmp_path, capsys) ->
     assert data["open_findings"][0]["age_days"] == 1
     assert main(["history", "--output-dir", str(out), "--days", "0"]) == EXIT_USAGE
     assert "days must be at least 1" in capsys.readouterr().err
+    clean = tmp_path / "clean"
+    for day in (1, 2):
+        write_run(clean, day, [(A, "b0", "versioning", "PASS")])
+    assert main(["history", "--output-dir", str(clean)]) == EXIT_OK
+    assert "Open findings: 0 (oldest first)\n\nTime to remediate" in capsys.readouterr().out
     assert main(["history", "--output-dir", str(tmp_path / "none")]) == EXIT_OK
     assert "no complete run yet" in capsys.readouterr().out
 
