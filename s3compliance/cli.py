@@ -122,6 +122,24 @@ def _parser() -> argparse.ArgumentParser:
         "--alarm-threshold", type=int, help="also create an alarm on NonCompliantBuckets > N"
     )
 
+    fix = sub.add_parser(
+        "remediate-plan",
+        help="stage two of the Pulumi program: the fixes of some checks, planned for review",
+    )
+    fix.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
+    fix.add_argument("--checks", required=True, help="comma-separated, e.g. versioning,encryption")
+    fix.add_argument("--kms-key-id", help="encryption: aws:kms with this key (default: AES256)")
+    fix.add_argument(
+        "--lifecycle-storage-class", default="GLACIER_IR", help="lifecycle: transition target"
+    )
+    fix.add_argument(
+        "--lifecycle-action",
+        choices=("transition", "expire"),
+        default="transition",
+        help="expire DELETES objects at the maximum age: opt-in only",
+    )
+    fix.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
+
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, help=argparse.SUPPRESS)
     for command in (scan, run, demo):
@@ -283,12 +301,20 @@ def _import_plan(args: argparse.Namespace) -> int:
     except ReportInvalid as exc:  # untrusted input: nothing is generated from a bad file
         print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from s3compliance.iac import remediation as rem
+
     findings, buckets = pulumi_import.findings_from_report(report)
     plan = pulumi_import.plan_imports(findings, buckets, args.scope)
     alarm = pulumi_import.alarm_for(args.alarm_threshold, report.get("regions", []))
     providers = pulumi_import.providers_for_report(report)
+    settings = rem.settings_from(report["parameters"])
+    fixes = rem.plan_for_scan(findings, buckets, settings)
     folder = pulumi_import.write_pulumi_folder(
-        plan, args.output or args.findings.parent / "pulumi", alarm, providers
+        plan,
+        args.output or args.findings.parent / "pulumi",
+        alarm,
+        providers,
+        pulumi_import.Remediation(fixes, settings),
     )
     imported = plan[plan["action"] == "import"]
     print(
@@ -403,6 +429,55 @@ def _history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _remediate_plan(args: argparse.Namespace) -> int:
+    """Plan stage two from a findings file and write it into the Pulumi folder: no AWS call,
+    no stack touched."""
+    from s3compliance.iac import pulumi_import
+    from s3compliance.iac import remediation as rem
+    from s3compliance.outputs.contract import ReportInvalid, read_report
+
+    try:
+        report = read_report(args.findings)
+    except ReportInvalid as exc:  # untrusted input: nothing is generated from a bad file
+        print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    chosen = {
+        "lifecycle_storage_class": args.lifecycle_storage_class,
+        "lifecycle_action": args.lifecycle_action,
+        "kms_key_id": args.kms_key_id,
+    }
+    settings = rem.settings_from({**report["parameters"], **chosen})
+    checks = rem.check_ids(args.checks)
+    findings, buckets = pulumi_import.findings_from_report(report)
+    plan = rem.plan(findings, buckets, checks, settings)
+    remediation = pulumi_import.Remediation(plan, settings, tuple(checks))
+    imports = pulumi_import.plan_imports(findings, buckets)
+    folder = pulumi_import.write_pulumi_folder(
+        imports,
+        args.output or args.findings.parent / "pulumi",
+        None,
+        pulumi_import.providers_for_report(report),
+        remediation,
+    )
+    counts = plan["change"].value_counts()
+    print(
+        f"Remediation of {', '.join(checks)}: "
+        + ", ".join(
+            f"{int(counts.get(k, 0))} {k}" for k in ("create", "update", "manual", "skipped")
+        )
+        + f" on {plan['bucket'].nunique()} bucket(s)"
+    )
+    if len(plan):
+        shown = plan[["bucket", "check_id", "document", "change", "note"]]
+        print(shown.to_string(index=False))
+    print(f"Pulumi files: {folder} (remediation_plan.csv: every change, before and after)")
+    print("After stage one has been applied (README.md), in that folder:")
+    for command in pulumi_import.config_commands(checks, settings):
+        print(f"  {command}")
+    print("  pulumi preview")
+    return EXIT_OK
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -480,6 +555,7 @@ COMMANDS = {
     "org-role": _org_role,
     "diff": _diff,
     "history": _history,
+    "remediate-plan": _remediate_plan,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only
@@ -487,6 +563,7 @@ COMMANDS = {
 EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
     (("s3compliance.outputs.history:HistoryError",), "bad arguments", EXIT_USAGE),
+    (("s3compliance.iac.remediation:RemediationError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
     (("s3compliance.scan.engines:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),
     (

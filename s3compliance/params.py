@@ -61,6 +61,11 @@ class Params:
     sqs_queue_url: str | None = None
     import_scope: str = "flagged"
     alarm_threshold: int | None = None
+    # Remediation (README "Remediation"): the checks whose fixes the report shows, and settings.
+    remediate: list[str] = field(default_factory=list)
+    lifecycle_storage_class: str = "GLACIER_IR"
+    lifecycle_action: str = "transition"
+    kms_key_id: str | None = None
     # Organizations (README "Organizations"): which accounts, through which role, which engine.
     accounts: str | list[str] | None = None
     organizational_units: list[str] = field(default_factory=list)
@@ -148,6 +153,19 @@ SCHEMA: dict[str, Any] = {
         "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
         "import_scope": {"enum": ["flagged", "all"]},
         "alarm_threshold": {"type": ["integer", "null"], "minimum": 0},
+        "remediate": {**_STR_LIST, "uniqueItems": True},
+        "lifecycle_storage_class": {
+            "enum": [
+                "STANDARD_IA",
+                "ONEZONE_IA",
+                "INTELLIGENT_TIERING",
+                "GLACIER_IR",
+                "GLACIER",
+                "DEEP_ARCHIVE",
+            ]
+        },
+        "lifecycle_action": {"enum": ["transition", "expire"]},
+        "kms_key_id": {"type": ["string", "null"], "minLength": 1},
         "accounts": {
             "oneOf": [
                 {"type": "null"},
@@ -221,11 +239,22 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
         raise ParamsError(f"{source}: {_where(errors[0])}")
-    unknown_checks = [c for c in data.get("checks", []) if c not in CATALOGUE]
-    if unknown_checks:
+    for key in ("checks", "remediate"):
+        unknown_checks = [c for c in data.get(key, []) if c not in CATALOGUE]
+        if unknown_checks:
+            raise ParamsError(
+                f"{source}: key {key!r}: unknown check id(s) "
+                f"{', '.join(map(repr, unknown_checks))} (known: {', '.join(CATALOGUE)})"
+            )
+    if (
+        data.get("lifecycle_action", "transition") == "transition"
+        and data.get("lifecycle_storage_class") in ("STANDARD_IA", "ONEZONE_IA")
+        and data.get("lifecycle_max_age_days", 90) < 30
+    ):
         raise ParamsError(
-            f"{source}: key 'checks': unknown check id(s) {', '.join(map(repr, unknown_checks))} "
-            f"(known: {', '.join(CATALOGUE)})"
+            f"{source}: key 'lifecycle_storage_class': S3 refuses a transition to "
+            f"{data['lifecycle_storage_class']} before 30 days (lifecycle_max_age_days is "
+            f"{data.get('lifecycle_max_age_days', 90)})"
         )
     regions = data.get("regions", ["us-east-1"])
     if "*" in regions and regions != ["*"]:

@@ -96,3 +96,14 @@ def test_default_yaml_documents_every_key_with_its_default() -> None:
     data = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
     assert set(data) == set(KEYS)
     assert validate(data) == Params()
+
+
+def test_remediation_parameters() -> None:
+    from s3compliance.params import ParamsError, validate
+
+    got = validate({"remediate": ["versioning"], "lifecycle_action": "expire"}, "p.yaml")
+    assert got.remediate == ["versioning"] and got.lifecycle_action == "expire"
+    with pytest.raises(ParamsError, match="key 'remediate': unknown check id"):
+        validate({"remediate": ["versoning"]}, "p.yaml")
+    with pytest.raises(ParamsError, match="S3 refuses a transition to STANDARD_IA before 30 days"):
+        validate({"lifecycle_storage_class": "STANDARD_IA", "lifecycle_max_age_days": 7}, "p.yaml")

@@ -46,19 +46,31 @@ class Recorder(pulumi.runtime.Mocks):
         raise AssertionError(f"the program made a provider call: {args.token}")
 
 
-def run_program(plan: pd.DataFrame, tmp_path: Path) -> tuple[Recorder, dict[str, Any]]:
-    folder = pi.write_pulumi_folder(plan, tmp_path / "pulumi")
+def run_folder(
+    folder: Path, config: dict[str, str] | None = None
+) -> tuple[Recorder, dict[str, Any]]:
+    """Run a generated program under Pulumi's mocks (with these ``s3compliance:`` config
+    values, JSON-encoded when not strings) until every resource is registered."""
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
+    pulumi.runtime.set_all_config({f"s3compliance:{k}": v for k, v in values.items()})
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="s3compliance-import", stack="test", preview=False)
-    namespace = runpy.run_path(str(folder / "__main__.py"))
-    resources = namespace["RESOURCES"]
+    try:
+        namespace = runpy.run_path(str(folder / "__main__.py"))
+        resources = namespace["RESOURCES"]
 
-    @pulumi.runtime.test
-    def settle():
-        return pulumi.Output.all(*[r.urn for r in resources.values()])
+        @pulumi.runtime.test
+        def settle():
+            return pulumi.Output.all(*[r.urn for r in resources.values()])
 
-    settle()
+        settle()
+    finally:
+        pulumi.runtime.set_all_config({})
     return mocks, resources
+
+
+def run_program(plan: pd.DataFrame, tmp_path: Path) -> tuple[Recorder, dict[str, Any]]:
+    return run_folder(pi.write_pulumi_folder(plan, tmp_path / "pulumi"))
 
 
 def _camel_to_snake(value: Any, under_tags: bool = False) -> Any:
@@ -247,6 +259,7 @@ def test_cli_import_plan_from_findings_json(tmp_path, capsys) -> None:
         "README.md",
         "__main__.py",
         "import.json",
+        "remediation_plan.csv",
         "requirements.txt",
     ]
     from_json = json.loads((folder / "import.json").read_text())
