@@ -130,13 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--checks", required=True, help="comma-separated, e.g. versioning,encryption")
     fix.add_argument("--kms-key-id", help="encryption: aws:kms with this key (default: AES256)")
     fix.add_argument(
-        "--lifecycle-storage-class", default="GLACIER_IR", help="lifecycle: transition target"
+        "--lifecycle-storage-class", help="lifecycle: transition target (default: GLACIER_IR)"
     )
     fix.add_argument(
         "--lifecycle-action",
         choices=("transition", "expire"),
-        default="transition",
-        help="expire DELETES objects at the maximum age: opt-in only",
+        help="expire DELETES objects at the maximum age: opt-in only (default: transition)",
+    )
+    fix.add_argument(
+        "--log-target-bucket", help="access_logging: the bucket receiving logs (same region)"
     )
     fix.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
 
@@ -445,8 +447,10 @@ def _remediate_plan(args: argparse.Namespace) -> int:
         "lifecycle_storage_class": args.lifecycle_storage_class,
         "lifecycle_action": args.lifecycle_action,
         "kms_key_id": args.kms_key_id,
+        "log_target_bucket": args.log_target_bucket,
     }
-    settings = rem.settings_from({**report["parameters"], **chosen})
+    given = {k: v for k, v in chosen.items() if v is not None}  # else what the run used
+    settings = rem.settings_from({**report["parameters"], **given})
     checks = rem.check_ids(args.checks)
     findings, buckets = pulumi_import.findings_from_report(report)
     plan = rem.plan(findings, buckets, checks, settings)

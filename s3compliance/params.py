@@ -66,6 +66,7 @@ class Params:
     lifecycle_storage_class: str = "GLACIER_IR"
     lifecycle_action: str = "transition"
     kms_key_id: str | None = None
+    log_target_bucket: str | None = None
     # Organizations (README "Organizations"): which accounts, through which role, which engine.
     accounts: str | list[str] | None = None
     organizational_units: list[str] = field(default_factory=list)
@@ -166,6 +167,10 @@ SCHEMA: dict[str, Any] = {
         },
         "lifecycle_action": {"enum": ["transition", "expire"]},
         "kms_key_id": {"type": ["string", "null"], "minLength": 1},
+        "log_target_bucket": {
+            "type": ["string", "null"],
+            "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        },
         "accounts": {
             "oneOf": [
                 {"type": "null"},

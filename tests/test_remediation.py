@@ -313,9 +313,9 @@ def test_profile_all_block_public_access_and_manual_checks(demo_all, tmp_path) -
     """With every document read, an existing Block Public Access setting is imported, then
     updated by either check that asks for it; checks without a declarative fix are manual."""
     checks = [*MISSION, "block_public_access"]
-    plan = rem.plan(demo_all.findings, demo_all.buckets, [*checks, "ssl_only", "public_acl"])
+    plan = rem.plan(demo_all.findings, demo_all.buckets, [*checks, "mfa_delete", "public_acl"])
     manual = plan[plan["change"] == "manual"].groupby("check_id")["note"].first()
-    assert manual["ssl_only"] == rem.MANUAL["ssl_only"]
+    assert manual["mfa_delete"] == rem.MANUAL["mfa_delete"]
     assert manual["public_acl"] == "no declarative fix for this check"
     imports = pi.plan_imports(demo_all.findings, demo_all.buckets)
     remediation = pi.Remediation(plan, rem.RemediationSettings())
@@ -412,6 +412,12 @@ def test_cli_remediate_plan(demo, tmp_path, capsys) -> None:
     assert "FIXABLE = ['lifecycle', 'encryption']" in program
     assert main(["remediate-plan", "--findings", findings, "--checks", "versoning"]) == EXIT_USAGE
     assert "unknown check id(s) 'versoning'" in capsys.readouterr().err
+    logs = ["--checks", "access_logging,mfa_delete", "--log-target-bucket", "demo-compliant-01"]
+    assert main(["remediate-plan", "--findings", findings, *logs]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "pulumi config set s3compliance:logTargetBucket demo-compliant-01" in out
+    assert """s3compliance:remediate '["access_logging"]'""" in out  # mfa_delete is manual
+    assert "0 create, 0 update, 0 manual, " in out  # the mission profile did not run it
     bad = [*args, "--lifecycle-storage-class", "TAPE"]
     assert main(bad) == EXIT_USAGE
     assert "lifecycleStorageClass must be one of" in capsys.readouterr().err
@@ -550,3 +556,108 @@ def test_cli_remediate_plan_with_nothing_to_fix(tmp_path, capsys) -> None:
     assert main(["remediate-plan", "--findings", str(path), "--checks", "versioning"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "0 create, 0 update, 0 manual, 0 skipped on 0 bucket(s)" in out
+
+
+def test_extended_fixes_close_the_loop_or_say_who_must_act(demo_all, tmp_path) -> None:
+    checks = ["kms_encryption", "acls_disabled", "access_logging"]
+    settings = rem.RemediationSettings(
+        kms_key_id="arn:aws:kms:us-east-1:123456789012:key/demo",
+        log_target_bucket="demo-compliant-01",
+    )
+    plan = rem.plan(demo_all.findings, demo_all.buckets, checks, settings)
+    # S3 refuses BucketOwnerEnforced while the ACL grants to others: exactly the demo buckets
+    # seeded with a canned ACL (public-read, authenticated-read) are left to a person, even the
+    # dsse ones whose public ACL Block Public Access neutralises (the grant is still there)
+    from s3compliance.testing.demo import FLEET, bucket_names
+
+    granted = {
+        n for kind in FLEET if kind.acl and kind.region == "us-east-1" for n in bucket_names(kind)
+    }
+    manual = plan[(plan["check_id"] == "acls_disabled") & (plan["change"] == "manual")]
+    assert set(manual["bucket"]) == granted and len(granted) == 17
+    assert all("move that access to the policy first" in n for n in manual["note"])
+    imports = pi.plan_imports(demo_all.findings, demo_all.buckets)
+    remediation = pi.Remediation(plan, settings, tuple(checks))
+    created = run_program(imports, tmp_path / "p", remediation, {"remediate": checks})
+    got = verdicts(evidence_after(demo_all, created), checks)
+    fixed = plan[plan["change"].isin(["create", "update"])]
+    assert len(fixed) > 100
+    assert [
+        (b, c) for b, c in zip(fixed["bucket"], fixed["check_id"], strict=True) if not got[(b, c)]
+    ] == []
+    logged = fixed[fixed["check_id"] == "access_logging"].iloc[0]
+    assert logged["after"] == {
+        "TargetBucket": "demo-compliant-01",
+        "TargetPrefix": f"{logged['bucket']}/",
+    }
+
+
+def test_extended_fixes_without_what_a_person_must_choose() -> None:
+    findings, buckets = one_bucket(
+        ("kms_encryption", "FAIL", {"encryption": {"Rules": []}}),
+        ("access_logging", "FAIL", {"logging": None}),
+        ("acls_disabled", "FAIL", {"ownership": None}),
+    )
+    plan = rem.plan(findings, buckets, ["kms_encryption", "access_logging", "acls_disabled"])
+    notes = dict(zip(plan["check_id"], plan["note"], strict=True))
+    assert set(plan["change"]) == {"manual"}
+    assert "needs kmsKeyId" in notes["kms_encryption"]
+    assert "needs logTargetBucket" in notes["access_logging"]
+    assert "the ACL was not read" in notes["acls_disabled"]
+    elsewhere = pd.concat(
+        [
+            buckets,
+            pd.DataFrame(
+                [
+                    {
+                        "account_id": "111122223333",
+                        "bucket": "logs",
+                        "region": "us-east-1",
+                        "status": "compliant",
+                    }
+                ]
+            ),
+        ]
+    )
+    for target, said in (
+        ("logs", "is in us-east-1, not eu-west-1"),
+        ("b", "the log target itself"),
+        ("gone", "a region this scan did not see"),
+    ):
+        settings = rem.RemediationSettings(log_target_bucket=target)
+        row = rem.plan(findings, elsewhere, ["access_logging"], settings).iloc[0]
+        assert row["change"] == "manual" and said in row["note"], target
+
+
+def test_ssl_only_and_public_access_share_one_policy(demo_all, tmp_path) -> None:
+    """Each check alone, and both: the declared policy passes exactly the checks asked for,
+    and keeps every statement it had."""
+    checks = ["public_access", "ssl_only"]
+    plan = rem.plan(demo_all.findings, demo_all.buckets, checks)
+    imports = pi.plan_imports(demo_all.findings, demo_all.buckets)
+    remediation = pi.Remediation(plan, rem.RemediationSettings(), tuple(checks))
+    before = verdicts(
+        evidence_after(demo_all, run_program(imports, tmp_path / "none", remediation)), checks
+    )
+    ssl = plan[(plan["check_id"] == "ssl_only") & plan["change"].isin(["create", "update"])]
+    public = plan[(plan["check_id"] == "public_access") & (plan["document"] == "policy")]
+    shared = set(ssl["bucket"]) & set(public["bucket"])
+    assert shared and set(ssl["change"]) == {"create", "update"}
+    for asked in (["ssl_only"], ["public_access"], checks):
+        created = run_program(
+            imports, tmp_path / "-".join(asked), remediation, {"remediate": asked}
+        )
+        got = verdicts(evidence_after(demo_all, created), checks)
+        for bucket in shared:
+            for check in checks:
+                want = True if check in asked else before[(bucket, check)]
+                assert got[(bucket, check)] == want, (asked, bucket, check)
+        policies = {
+            i["bucket"]: json.loads(i["policy"])
+            for t, i in declared(created).values()
+            if t.endswith("BucketPolicy")
+        }
+        for r in public.itertuples(index=False):
+            assert len(policies[r.bucket]["Statement"]) == len(r.before["Statement"]) + (
+                "ssl_only" in asked
+            )

@@ -186,12 +186,15 @@ def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
                 "region": b.get("region", ""),
                 "status": b["status"],
                 "tags": None,
+                "bucket_arn": b.get("bucket_arn", ""),
             }
         )
         findings.extend({"bucket": b["bucket_name"], **f} for f in b["findings"])
     return (
         pd.DataFrame(findings, columns=["bucket", "check_id", "status", "error_code", "evidence"]),
-        pd.DataFrame(buckets, columns=["account_id", "bucket", "region", "status", "tags"]),
+        pd.DataFrame(
+            buckets, columns=["account_id", "bucket", "region", "status", "tags", "bucket_arn"]
+        ),
     )
 
 
@@ -510,7 +513,13 @@ def _arguments(inputs: dict[str, Any], fix: Fix | None = None) -> str:
     after = fix.inputs if fix is not None else {}
     for key in dict.fromkeys([*inputs, *after]):
         value = _literal(inputs.get(key), 5 + len(key))
-        if fix is not None and key in after and after[key] != inputs.get(key):
+        if fix is not None and fix.variants and key == "policy":
+            checks = _literal(sorted(fix.checks), 10 + len(key))
+            each = {k: v["policy"] for k, v in fix.variants.items()}
+            value = (
+                f"choose(\n        {checks},\n        {value},\n        {_literal(each, 8)},\n    )"
+            )
+        elif fix is not None and key in after and after[key] != inputs.get(key):
             checks = _literal(list(fix.checks), 10 + len(key))
             fixed = _literal(after[key], 10 + len(key))
             value = f"pick(\n        {checks},\n        {value},\n        {fixed},\n    )"
@@ -544,6 +553,8 @@ class Fix:
     checks: tuple[str, ...]
     inputs: dict[str, Any]
     after_resource: str | None = None  # the policy a Block Public Access waits for
+    # one policy fixed by several checks: its value for each remediated subset (sorted ids)
+    variants: dict[tuple[str, ...], dict[str, Any]] | None = None
 
 
 METRICS_RESOURCE = ("BucketMetric", "metrics-entire-bucket")
@@ -580,10 +591,33 @@ class Remediation:
             if name in fixes:
                 old = fixes[name]
                 checks = tuple(dict.fromkeys([*old.checks, r.check_id]))
-                fixes[name] = Fix(old.account_id, cls, checks, inputs, old.after_resource or after)
+                variants = None
+                if r.document == "policy":  # public_access and ssl_only edit one document
+                    variants = _policy_variants(active, r.bucket, str(r.account_id))
+                fixes[name] = Fix(
+                    old.account_id, cls, checks, inputs, old.after_resource or after, variants
+                )
             else:
                 fixes[name] = Fix(str(r.account_id), cls, (r.check_id,), inputs, after)
         return fixes
+
+
+def _policy_variants(
+    active: pd.DataFrame, bucket: str, owner: str
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The policy for each non-empty subset of the checks fixing it: the ssl_only Deny is not
+    public, so the public_access rewrite applies to it unchanged."""
+    from s3compliance.iac.remediation import fixed_policy
+
+    rows = active[(active["bucket"] == bucket) & (active["document"] == "policy")]
+    after = dict(zip(rows["check_id"], rows["after"], strict=True))
+    both = fixed_policy(after["ssl_only"], owner)[0]
+    chosen = {
+        ("public_access",): after["public_access"],
+        ("ssl_only",): after["ssl_only"],
+        ("public_access", "ssl_only"): both,
+    }
+    return {k: _policy_inputs(v) for k, v in chosen.items()}
 
 
 def remediation_header(remediation: Remediation) -> list[str]:
@@ -621,6 +655,12 @@ def remediation_header(remediation: Remediation) -> list[str]:
         "def pick(checks, scanned, fixed):",
         '    """The compliant value when one of these checks is remediated, else the scanned."""',
         "    return fixed if remediating(checks) else scanned",
+        "",
+        "",
+        "def choose(checks, scanned, variants):",
+        '    """The value for the remediated subset of these checks (keys: sorted check ids)."""',
+        "    key = tuple(sorted(REMEDIATE & set(checks)))",
+        "    return variants[key] if key else scanned",
         "",
         "",
         "def fix(provider=None, depends_on=None):",
@@ -714,12 +754,17 @@ def _readme(
 
 def config_commands(checks: list[str], settings: RemediationSettings) -> list[str]:
     """The exact ``pulumi config set`` commands for stage two with these checks and settings."""
-    commands = [f"pulumi config set s3compliance:remediate '{json.dumps(checks)}'"]
+    fixable = [c for c in checks if c in FIXES]  # the others are manual: not in the program
+    commands = [f"pulumi config set s3compliance:remediate '{json.dumps(fixable)}'"]
     defaults = RemediationSettings().config()
-    relevant = {"kmsKeyId": "encryption", "lifecycleStorageClass": "lifecycle"}
-    relevant["lifecycleAction"] = "lifecycle"
+    relevant = {
+        "kmsKeyId": ("encryption", "kms_encryption"),
+        "lifecycleStorageClass": ("lifecycle",),
+        "lifecycleAction": ("lifecycle",),
+        "logTargetBucket": ("access_logging",),
+    }
     for key, value in settings.config().items():
-        if value is not None and value != defaults[key] and relevant[key] in checks:
+        if value is not None and value != defaults[key] and set(relevant[key]) & set(checks):
             commands.append(f"pulumi config set s3compliance:{key} {shlex.quote(value)}")
     return commands
 

@@ -37,6 +37,13 @@ FIXES = {
     "bucket's account; then Block Public Access with all four flags on",
     "block_public_access": "Block Public Access with all four flags on",
     "cloudwatch_metrics": "a request-metrics configuration 'EntireBucket' with no filter",
+    "kms_encryption": "default encryption aws:kms with the given key (kmsKeyId)",
+    "acls_disabled": "ObjectOwnership BucketOwnerEnforced (only when the ACL grants nothing "
+    "beyond the owner: S3 refuses it otherwise)",
+    "access_logging": "server access logs to the given bucket (logTargetBucket, same region), "
+    "prefix '<bucket>/'",
+    "ssl_only": "a Deny of every request without TLS (aws:SecureTransport false) added to the "
+    "policy, every other statement kept",
 }
 #: Checks with no safe declarative fix in this version: listed as manual, with the reason.
 MANUAL = {
@@ -44,12 +51,9 @@ MANUAL = {
     "object_lock": "Object Lock cannot be enabled declaratively on an existing bucket safely",
     "replication": "replication needs a destination bucket and a role chosen by a person",
     "cross_account": "which other accounts should keep access is a decision, not a default",
-    "ssl_only": "not automated yet: add a Deny statement on aws:SecureTransport false",
-    "access_logging": "not automated yet: needs a log target bucket in the same region",
-    "acls_disabled": "not automated yet: BucketOwnerEnforced is refused while ACLs grant access",
-    "kms_encryption": "not automated yet: needs a KMS key chosen by a person",
 }
 RULE_ID = "s3compliance-max-age"
+TLS_SID = "s3compliance-deny-insecure-transport"
 METRICS_ID = "EntireBucket"
 PAB_ON = {
     "BlockPublicAcls": True,
@@ -92,6 +96,7 @@ class RemediationSettings:
     lifecycle_action: str = "transition"  # or "expire": deletes objects, opt-in only
     kms_key_id: str | None = None
     allowed_sse_algorithms: tuple[str, ...] = ("AES256", "aws:kms", "aws:kms:dsse")
+    log_target_bucket: str | None = None
 
     def __post_init__(self) -> None:
         if self.lifecycle_action not in ("transition", "expire"):
@@ -116,6 +121,7 @@ class RemediationSettings:
             "kmsKeyId": self.kms_key_id,
             "lifecycleStorageClass": self.lifecycle_storage_class,
             "lifecycleAction": self.lifecycle_action,
+            "logTargetBucket": self.log_target_bucket,
         }
 
 
@@ -176,6 +182,32 @@ def fixed_policy(policy: dict[str, Any], owner: str) -> tuple[dict[str, Any], li
     return after, rewritten
 
 
+def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
+    """The statement ``ssl_only`` looks for: everyone, every S3 action, on the bucket and its
+    objects, denied when the request did not use TLS."""
+    return {
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def fixed_ssl_policy(policy: dict[str, Any] | None, bucket_arn: str) -> dict[str, Any]:
+    """The policy with our Deny appended (replacing an earlier one of ours); a bucket without a
+    policy gets one holding just that statement."""
+    if policy is None:
+        return {"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket_arn)]}
+    after = copy.deepcopy(policy)
+    statements = after["Statement"]
+    listed = statements if isinstance(statements, list) else [statements]
+    kept = [st for st in listed if st.get("Sid") != TLS_SID]
+    after["Statement"] = [*kept, deny_insecure_transport(bucket_arn)]
+    return after
+
+
 def _row(b: Any, check: str, document: str, change: str, before: Any, after: Any, note: str):
     return {
         "account_id": b.account_id,
@@ -190,10 +222,68 @@ def _row(b: Any, check: str, document: str, change: str, before: Any, after: Any
     }
 
 
+def grants_beyond_owner(acl: dict[str, Any]) -> list[str]:
+    """Who the ACL grants to besides the bucket owner (S3 refuses BucketOwnerEnforced then)."""
+    owner = (acl.get("Owner") or {}).get("ID")
+    others = []
+    for grant in acl.get("Grants") or []:
+        grantee = grant.get("Grantee") or {}
+        if grantee.get("Type") == "CanonicalUser" and grantee.get("ID") == owner:
+            continue
+        others.append(str(grantee.get("URI") or grantee.get("ID") or grantee.get("Type")))
+    return others
+
+
+def _extended_fixes(
+    b: Any, check: str, read: dict[str, Any], settings: RemediationSettings, regions: dict
+) -> list[dict[str, Any]]:
+    """kms_encryption, acls_disabled, access_logging: each needs something only a person knows
+    (a key, a clean ACL, a log bucket), and says so when it is missing."""
+    if check == "kms_encryption":
+        if not settings.kms_key_id:
+            note = "needs kmsKeyId: a customer managed key chosen by a person"
+            return [_row(b, check, "encryption", "manual", read.get("encryption"), None, note)]
+        before = read.get("encryption")
+        change = "update" if before is not None else "create"
+        return [
+            _row(b, check, "encryption", change, before, fixed_encryption(settings), FIXES[check])
+        ]
+    if check == "acls_disabled":
+        if "acl" not in read:
+            note = "the ACL was not read (profile: all reads it): S3 refuses this while it grants"
+            return [_row(b, check, "ownership", "manual", read.get("ownership"), None, note)]
+        others = grants_beyond_owner(read["acl"] or {})
+        if others:
+            note = (
+                "the ACL grants to " + ", ".join(others) + ": move that access to the policy first"
+            )
+            return [_row(b, check, "ownership", "manual", read.get("ownership"), None, note)]
+        before = read.get("ownership")
+        after = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        change = "update" if (before or {}).get("Rules") else "create"
+        return [_row(b, check, "ownership", change, before, after, FIXES[check])]
+    target = settings.log_target_bucket
+    before = read.get("logging")
+    if not target:
+        note = "needs logTargetBucket: the bucket that receives the logs"
+    elif target == b.bucket:
+        note = "this is the log target itself: a bucket does not log into itself"
+    elif regions.get(target) != b.region:
+        where = regions.get(target) or "a region this scan did not see"
+        note = f"the log target is in {where}, not {b.region}: S3 delivers logs in-region only"
+    else:
+        after = {"TargetBucket": target, "TargetPrefix": f"{b.bucket}/"}
+        change = "update" if before else "create"
+        return [_row(b, check, "logging", change, before, after, FIXES[check])]
+    return [_row(b, check, "logging", "manual", before, None, note)]
+
+
 def _fixes(
-    b: Any, check: str, read: dict[str, Any], settings: RemediationSettings
+    b: Any, check: str, read: dict[str, Any], settings: RemediationSettings, regions: dict
 ) -> list[dict[str, Any]]:
     """The rows of one failed check of one bucket whose documents were all read."""
+    if check in ("kms_encryption", "acls_disabled", "access_logging"):
+        return _extended_fixes(b, check, read, settings, regions)
     if check == "versioning":
         before = read.get("versioning")
         change = "update" if (before or {}).get("Status") else "create"
@@ -224,6 +314,12 @@ def _fixes(
             note = f"a filtered configuration is already named {METRICS_ID!r}: replace it by hand"
             return [_row(b, check, "metrics", "manual", before, None, note)]
         return [_row(b, check, "metrics", "create", before, {"Id": METRICS_ID}, FIXES[check])]
+    if check == "ssl_only":
+        before = read.get("policy")
+        arn = getattr(b, "bucket_arn", "") or f"arn:aws:s3:::{b.bucket}"
+        change = "update" if before else "create"
+        after = fixed_ssl_policy(before, arn)
+        return [_row(b, check, "policy", change, before, after, FIXES[check])]
     rows = []
     if check == "public_access":
         policy = read.get("policy")
@@ -278,6 +374,7 @@ def plan(
     evidence = evidence_by_bucket(findings)
     status = {(r.bucket, r.check_id): r for r in findings.itertuples(index=False)}
     rows: list[dict[str, Any]] = []
+    regions = dict(zip(buckets["bucket"], buckets["region"], strict=True))
     flagged = buckets[buckets["status"] == "non_compliant"].sort_values("bucket")
     for b in flagged.itertuples(index=False):
         read = evidence.get(b.bucket, {"read": {}, "errors": {}})["read"]
@@ -293,7 +390,7 @@ def plan(
             elif check not in FIXES:
                 rows.append(_row(b, check, "", "manual", None, None, manual_reason(check)))
             else:
-                rows.extend(_fixes(b, check, read, settings))
+                rows.extend(_fixes(b, check, read, settings, regions))
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
@@ -357,6 +454,7 @@ def settings_from(parameters: dict[str, Any]) -> RemediationSettings:
         or default.lifecycle_storage_class,
         lifecycle_action=parameters.get("lifecycle_action") or default.lifecycle_action,
         kms_key_id=parameters.get("kms_key_id") or None,
+        log_target_bucket=parameters.get("log_target_bucket") or None,
         allowed_sse_algorithms=tuple(
             parameters.get("allowed_sse_algorithms") or default.allowed_sse_algorithms
         ),
