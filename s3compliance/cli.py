@@ -25,6 +25,7 @@ from s3compliance.params import Params, ParamsError, load_params, validate
 if TYPE_CHECKING:
     import pandas as pd
 
+    from s3compliance.iac.remediation import RemediationSettings
     from s3compliance.scan.engine import ScanResult
 
 # Each command imports its own modules inside its function: `--help` and `import-plan` (which
@@ -263,12 +264,8 @@ def _tag(args: argparse.Namespace) -> int:
             writes = clients.recorder.by_operation["PutBucketTagging"] - puts
             print(f"Second run: {int(second['written'].sum())} changes, {writes} writes")
         return _tag_exit(first)
-    from s3compliance.outputs.contract import ReportInvalid, read_report
-
-    try:
-        report = read_report(args.findings)
-    except ReportInvalid as exc:
-        print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
+    report = _read_findings(args.findings)
+    if report is None:
         return EXIT_USAGE
     buckets = pd.DataFrame(
         [
@@ -293,31 +290,60 @@ def _tag(args: argparse.Namespace) -> int:
     return _tag_exit(applied)
 
 
-def _import_plan(args: argparse.Namespace) -> int:
-    """Plan Pulumi imports from a findings file: no AWS call at all."""
-    from s3compliance.iac import pulumi_import
+def _read_findings(path: Path) -> dict | None:
+    """A run's findings file, validated; None, after one line on stderr, when it cannot be used
+    (untrusted input: nothing is read from, or generated from, a bad file)."""
     from s3compliance.outputs.contract import ReportInvalid, read_report
 
     try:
-        report = read_report(args.findings)
-    except ReportInvalid as exc:  # untrusted input: nothing is generated from a bad file
+        return read_report(path)
+    except ReportInvalid as exc:
         print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return None
+
+
+def _write_program(
+    args: argparse.Namespace,
+    report: dict,
+    scope: str,
+    alarm_threshold: int | None,
+    remediation_checks: list[str] | None,
+    settings: RemediationSettings,
+) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """The Pulumi folder of a findings file (``--output``, default ``pulumi/`` beside it): the
+    imports of ``scope``, the optional alarm, and stage two for ``remediation_checks`` (None:
+    every fixable check the scan ran). Returns the import plan, the remediation plan, the folder.
+    """
+    from s3compliance.iac import pulumi_import
     from s3compliance.iac import remediation as rem
 
     findings, buckets = pulumi_import.findings_from_report(report)
-    plan = pulumi_import.plan_imports(findings, buckets, args.scope)
-    alarm = pulumi_import.alarm_for(args.alarm_threshold, report.get("regions", []))
-    providers = pulumi_import.providers_for_report(report)
-    settings = rem.settings_from(report["parameters"])
-    fixes = rem.plan_for_scan(findings, buckets, settings)
+    if remediation_checks is None:
+        fixes = rem.plan_for_scan(findings, buckets, settings)
+        remediation = pulumi_import.Remediation(fixes, settings)
+    else:
+        fixes = rem.plan(findings, buckets, remediation_checks, settings)
+        remediation = pulumi_import.Remediation(fixes, settings, tuple(remediation_checks))
+    plan = pulumi_import.plan_imports(findings, buckets, scope)
     folder = pulumi_import.write_pulumi_folder(
         plan,
         args.output or args.findings.parent / "pulumi",
-        alarm,
-        providers,
-        pulumi_import.Remediation(fixes, settings),
+        pulumi_import.alarm_for(alarm_threshold, report.get("regions", [])),
+        pulumi_import.providers_for_report(report),
+        remediation,
     )
+    return plan, fixes, folder
+
+
+def _import_plan(args: argparse.Namespace) -> int:
+    """Plan Pulumi imports from a findings file: no AWS call at all."""
+    from s3compliance.iac import remediation as rem
+
+    report = _read_findings(args.findings)
+    if report is None:
+        return EXIT_USAGE
+    settings = rem.settings_from(report["parameters"])
+    plan, _, folder = _write_program(args, report, args.scope, args.alarm_threshold, None, settings)
     imported = plan[plan["action"] == "import"]
     print(
         f"{len(imported)} resource(s) on {imported['bucket'].nunique()} bucket(s) to import, "
@@ -436,13 +462,11 @@ def _remediate_plan(args: argparse.Namespace) -> int:
     no stack touched."""
     from s3compliance.iac import pulumi_import
     from s3compliance.iac import remediation as rem
-    from s3compliance.outputs.contract import ReportInvalid, read_report
 
-    try:
-        report = read_report(args.findings)
-    except ReportInvalid as exc:  # untrusted input: nothing is generated from a bad file
-        print(f"s3compliance: cannot read the findings {exc}", file=sys.stderr)
+    report = _read_findings(args.findings)
+    if report is None:
         return EXIT_USAGE
+    parameters = report["parameters"]
     chosen = {
         "lifecycle_storage_class": args.lifecycle_storage_class,
         "lifecycle_action": args.lifecycle_action,
@@ -450,18 +474,12 @@ def _remediate_plan(args: argparse.Namespace) -> int:
         "log_target_bucket": args.log_target_bucket,
     }
     given = {k: v for k, v in chosen.items() if v is not None}  # else what the run used
-    settings = rem.settings_from({**report["parameters"], **given})
+    settings = rem.settings_from({**parameters, **given})
     checks = rem.check_ids(args.checks)
-    findings, buckets = pulumi_import.findings_from_report(report)
-    plan = rem.plan(findings, buckets, checks, settings)
-    remediation = pulumi_import.Remediation(plan, settings, tuple(checks))
-    imports = pulumi_import.plan_imports(findings, buckets)
-    folder = pulumi_import.write_pulumi_folder(
-        imports,
-        args.output or args.findings.parent / "pulumi",
-        None,
-        pulumi_import.providers_for_report(report),
-        remediation,
+    # the run's own import scope and alarm: re-planning stage two keeps stage one as it was
+    scope = parameters.get("import_scope") or "flagged"
+    _, plan, folder = _write_program(
+        args, report, scope, parameters.get("alarm_threshold"), checks, settings
     )
     counts = plan["change"].value_counts()
     print(

@@ -661,3 +661,19 @@ def test_ssl_only_and_public_access_share_one_policy(demo_all, tmp_path) -> None
             assert len(policies[r.bucket]["Statement"]) == len(r.before["Statement"]) + (
                 "ssl_only" in asked
             )
+
+
+def test_cli_remediate_plan_keeps_the_runs_import_scope_and_alarm(tmp_path, capsys) -> None:
+    """Re-planning stage two rewrites the program: stage one stays as the run made it."""
+    from conftest import flagged_bucket, minimal_report
+
+    from s3compliance.cli import EXIT_OK, main
+
+    report = minimal_report(flagged_bucket("old-bucket"))
+    report["parameters"] = {"alarm_threshold": 3, "import_scope": "flagged"}
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps(report))
+    assert main(["remediate-plan", "--findings", str(path), "--checks", "versioning"]) == EXIT_OK
+    assert "1 update, 0 manual" in capsys.readouterr().out
+    program = (tmp_path / "pulumi" / "__main__.py").read_text()
+    assert "aws.cloudwatch.MetricAlarm(" in program and "threshold=3," in program
