@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-from scan_bench import PLAIN_CALLS, free_port, start_server  # noqa: E402
+from scan_bench import PLAIN_CALLS, free_port, seed_bucket, start_server  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from s3compliance.params import validate  # noqa: E402
@@ -81,19 +81,7 @@ def seed(session: boto3.Session, endpoint: str, accounts: int, buckets: int) -> 
             "s3", endpoint_url=endpoint
         )
         for i in range(buckets):
-            name = f"bench-{n:02d}-{i:04d}"
-            s3.create_bucket(Bucket=name)
-            if i % 2:
-                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-            if i % 3:
-                s3.put_bucket_encryption(
-                    Bucket=name,
-                    ServerSideEncryptionConfiguration={
-                        "Rules": [
-                            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                        ]
-                    },
-                )
+            seed_bucket(s3, f"bench-{n:02d}-{i:04d}", i, metrics=False)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(fill, enumerate(ids)))
