@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from s3compliance.checks.documents import DOCUMENTS
-from s3compliance.iac.remediation import FIXES, RemediationSettings
+from s3compliance.iac.remediation import FIXES, RemediationSettings, fixed_policy
 from s3compliance.outputs.runfolder import atomic_write_text
 from s3compliance.params import home_region
 
@@ -607,8 +607,6 @@ def _policy_variants(
 ) -> dict[tuple[str, ...], dict[str, Any]]:
     """The policy for each non-empty subset of the checks fixing it: the ssl_only Deny is not
     public, so the public_access rewrite applies to it unchanged."""
-    from s3compliance.iac.remediation import fixed_policy
-
     rows = active[(active["bucket"] == bucket) & (active["document"] == "policy")]
     after = dict(zip(rows["check_id"], rows["after"], strict=True))
     both = fixed_policy(after["ssl_only"], owner)[0]

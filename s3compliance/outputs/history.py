@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,17 +101,22 @@ def _from_parquet(folder: Path) -> Run | None:
         return None
     try:  # run.json says all a listing needs: findings.json (evidence and all) is not read
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return Run(
-            folder.name,
-            folder,
-            str(meta["finished_at"]),
-            str(meta["run_date"]),
-            tuple(meta["check_ids"]),
-            frozenset(meta["failed_account_ids"]),
-            tuple(meta["account_ids"]),
-        )
+        return _run_from_metadata(meta, folder.name, folder)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _run_from_metadata(meta: dict[str, Any], run_id: str, folder: Path) -> Run:
+    """A :class:`Run` from the keys of ``run.json`` (:func:`report.run_metadata`)."""
+    return Run(
+        run_id,
+        folder,
+        str(meta["finished_at"]),
+        str(meta["run_date"]),
+        tuple(meta["check_ids"]),
+        frozenset(meta["failed_account_ids"]),
+        tuple(meta["account_ids"]),
+    )
 
 
 def _from_json(folder: Path) -> Run | None:
@@ -205,15 +210,11 @@ def findings_of(run: Run) -> pd.DataFrame:
         return run.extra["frame"]
     if run.source == "json":
         return _rows_from_json(run.folder)
-    import duckdb
-
-    query = (
-        "SELECT finding_id, account_id, bucket, check_id, status, severity "
-        "FROM read_parquet(?) WHERE bucket <> ''"
-    )
-    with duckdb.connect() as con:
-        frame = con.execute(query, [str(run.folder / "findings.parquet")]).df()
-    return frame[COLUMNS]
+    store = _Store([run])
+    try:
+        return store.df(f"SELECT {', '.join(COLUMNS)} FROM {store.source([0])}")
+    finally:
+        store.close()
 
 
 def _sql_list(values: list[str]) -> str:
@@ -313,18 +314,14 @@ CURRENT = "(this scan)"
 
 
 def run_of_result(result: ScanResult) -> Run:
-    """The scan being made, before it is published, as a run that sorts after every other."""
-    from s3compliance.checks import select_checks
+    """The scan being made, before it is published, as a run that sorts after every other
+    (described by the same :func:`report.run_metadata` its ``run.json`` will hold)."""
+    from s3compliance.outputs.report import run_metadata
 
-    accounts = result.accounts
-    return Run(
-        CURRENT,
-        Path(),
-        "~",  # after any timestamp
-        result.params.run_date or result.started_at[:10],
-        tuple(c.id for c in select_checks(result.params.profile, result.params.checks)),
-        frozenset(accounts.loc[accounts["status"] == "error", "account_id"]),
-        tuple(dict.fromkeys(accounts["account_id"])) or (result.account_id,),
+    run = _run_from_metadata(run_metadata(result, result.started_at), CURRENT, Path())
+    return replace(
+        run,
+        finished_at="~",  # after any timestamp
         source="memory",
         extra={"frame": result.findings[COLUMNS].reset_index(drop=True)},
     )
