@@ -319,8 +319,8 @@ def _write_program(
 
     findings, buckets = pulumi_import.findings_from_report(report)
     if remediation_checks is None:
-        fixes = rem.plan_for_scan(findings, buckets, settings)
-        remediation = pulumi_import.Remediation(fixes, settings)
+        remediation = pulumi_import.remediation_for_scan(findings, buckets, settings)
+        fixes = remediation.plan
     else:
         fixes = rem.plan(findings, buckets, remediation_checks, settings)
         remediation = pulumi_import.Remediation(fixes, settings, tuple(remediation_checks))

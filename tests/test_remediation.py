@@ -440,7 +440,7 @@ def test_reverse_converters_refuse_an_unknown_document() -> None:
 
 def test_notebook_cell_when_remediation_is_off_and_on(demo) -> None:
     params = demo_params()
-    plan = rem.plan_for_scan(demo.findings, demo.buckets, params)
+    plan = rem.plan_for_scan(demo.findings, demo.buckets, rem.settings_for(params))
     assert set(plan["check_id"]) == set(MISSION)  # block_public_access was not run: not planned
     said = rem.chosen(plan, [])
     assert said.startswith("Remediation is off (remediate: [])") and "versioning" in said

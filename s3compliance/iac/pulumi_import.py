@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from s3compliance.checks.documents import DOCUMENTS
-from s3compliance.iac.remediation import FIXES, RemediationSettings, fixed_policy
+from s3compliance.iac.remediation import FIXES, RemediationSettings, fixed_policy, plan_for_scan
 from s3compliance.outputs.runfolder import atomic_write_text
 from s3compliance.params import home_region
 
@@ -616,6 +616,13 @@ def _policy_variants(
         ("public_access", "ssl_only"): both,
     }
     return {k: _policy_inputs(v) for k, v in chosen.items()}
+
+
+def remediation_for_scan(
+    findings: pd.DataFrame, buckets: pd.DataFrame, settings: RemediationSettings
+) -> Remediation:
+    """Stage two for every fixable check the scan ran: the run folder's program."""
+    return Remediation(plan_for_scan(findings, buckets, settings), settings)
 
 
 def remediation_header(remediation: Remediation) -> list[str]:

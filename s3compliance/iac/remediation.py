@@ -467,10 +467,9 @@ def settings_for(params: Params) -> RemediationSettings:
 
 
 def plan_for_scan(
-    findings: pd.DataFrame, buckets: pd.DataFrame, params: Params | RemediationSettings
+    findings: pd.DataFrame, buckets: pd.DataFrame, settings: RemediationSettings
 ) -> pd.DataFrame:
     """Every fixable check the scan ran, planned: what the run folder's program can do."""
-    settings = params if isinstance(params, RemediationSettings) else settings_for(params)
     ran = set(findings["check_id"])
     return plan(findings, buckets, [c for c in FIXES if c in ran], settings)
 
