@@ -143,6 +143,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     fix.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
 
+    accepted = sub.add_parser(
+        "exceptions",
+        help="check an exceptions file (accepted risks) without scanning; exit 2 when invalid",
+    )
+    accepted.add_argument("--file", type=Path, required=True, help="the exceptions YAML file")
+    accepted.add_argument(
+        "--params", help="YAML parameters file (max_exception_days, run_date, warning days)"
+    )
+    accepted.add_argument(
+        "--findings", type=Path, help="a run's findings.json: what each entry would cover"
+    )
+
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, help=argparse.SUPPRESS)
     for command in (scan, run, demo):
@@ -163,6 +175,30 @@ def print_counts(summary: dict) -> None:
     )
 
 
+def print_accepted(summary: dict, exceptions: dict | None) -> None:
+    """Two lines when the run applied an exceptions file (the report's ``exceptions``): what
+    is accepted, and which exceptions expire soon or have expired (they no longer apply)."""
+    if exceptions is None:
+        return
+    entries = exceptions["entries"]
+    print(
+        f"Accepted risks: {summary['accepted_buckets']} bucket(s) accepted, "
+        f"{summary['accepted_findings']} finding(s) covered by {len(entries)} exception(s)"
+    )
+    by_state: dict[str, list[str]] = {}
+    for entry in entries:
+        by_state.setdefault(entry["state"], []).append(f"{entry['id']} ({entry['expires']})")
+    expiring, expired = by_state.get("expiring", []), by_state.get("expired", [])
+    unused = by_state.get("unused", [])
+    print(
+        f"Exceptions: {len(expiring)} expiring soon"
+        + (f" [{', '.join(expiring)}]" if expiring else "")
+        + f", {len(expired)} expired"
+        + (f" [{', '.join(expired)}]" if expired else "")
+        + f", {len(unused)} unused"
+    )
+
+
 def print_accounts(summary: dict, accounts: pd.DataFrame) -> None:
     """The organization line, and each account that could not be scanned."""
     status = accounts["status"].value_counts()
@@ -177,8 +213,11 @@ def print_accounts(summary: dict, accounts: pd.DataFrame) -> None:
 
 
 def print_summary(result: ScanResult, report_dir: Path) -> None:
+    from s3compliance.outputs.report import exceptions_section
+
     print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
     print_counts(result.summary())
+    print_accepted(result.summary(), exceptions_section(result))
     if result.organization:
         print_accounts(result.summary(), result.accounts)
     if len(result.findings):
@@ -189,8 +228,10 @@ def print_summary(result: ScanResult, report_dir: Path) -> None:
 
 def _exit_code(summary: dict) -> int:
     """3 when any bucket is non-compliant or unknown, any finding (account-level ones
-    included) is FAIL or ERROR, or an account of an organization scan failed; else 0."""
-    failing = any(c["FAIL"] or c["ERROR"] for c in summary["by_check"].values())
+    included) is FAIL or ERROR, or an account of an organization scan failed; else 0. A FAIL
+    covered by an active exception is not left to look at: it does not count."""
+    open_findings = sum(c["FAIL"] + c["ERROR"] for c in summary["by_check"].values())
+    failing = open_findings - summary.get("accepted_findings", 0) > 0
     incomplete = summary.get("failed_accounts", 0)
     if summary["non_compliant_buckets"] or summary["unknown_buckets"] or failing or incomplete:
         return EXIT_FINDINGS
@@ -202,6 +243,7 @@ def _run(args: argparse.Namespace, params: Params) -> int:
 
     run = run_notebook(params, args.notebook or REPO_NOTEBOOK)
     print_counts(run.summary)
+    print_accepted(run.summary, run.exceptions)
     if len(run.accounts) > 1:
         print_accounts(run.summary, run.accounts)
     print(f"Report: {run.folder / 'report.html'}")
@@ -500,6 +542,65 @@ def _remediate_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _exceptions(args: argparse.Namespace) -> int:
+    """Validate an exceptions file (the params' limits and run date), and with ``--findings``
+    say which findings each entry would cover; 0 valid, 2 invalid."""
+    import pandas as pd
+
+    from s3compliance.accepted.apply import exception_states
+    from s3compliance.accepted.exceptions import ExceptionsError, load_exceptions
+
+    params = load_params(args.params) if args.params else Params()
+    try:
+        exceptions = load_exceptions(
+            args.file, params.run_day, params.max_exception_days, params.exception_warning_days
+        )
+    except ExceptionsError as exc:
+        print(f"s3compliance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    findings = None
+    if args.findings:
+        report = _read_findings(args.findings)
+        if report is None:
+            return EXIT_USAGE
+        findings = pd.DataFrame(
+            [
+                {
+                    "account_id": b.get("account_id", report["account_id"]),
+                    "region": b.get("region", ""),
+                    "bucket": b["bucket_name"],
+                    "check_id": f["check_id"],
+                    "status": f["status"],
+                }
+                for b in report["buckets"]
+                for f in b["findings"]
+            ],
+            columns=["account_id", "region", "bucket", "check_id", "status"],
+        )
+    states = exception_states(exceptions, findings)
+    print(
+        f"{args.file}: valid, {len(states)} exception(s) judged on {params.run_day.isoformat()} "
+        f"(max {params.max_exception_days} days ahead); sha256 {exceptions.sha256}"
+    )
+    if len(states):
+        columns = ["id", "state", "expires", "days_left", "owner"]
+        columns += ["findings", "covers"] if findings is not None else []
+        shown = states[columns].copy()
+        if findings is not None:
+            shown["covers"] = shown["covers"].str.slice(0, 60)
+        print(shown.to_string(index=False))
+    counts = states["state"].value_counts()
+    print(
+        ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("active", "expiring", "expired"))
+        + (
+            f", {int(counts.get('unused', 0))} unused (cover no FAIL)"
+            if findings is not None
+            else ""
+        )
+    )
+    return EXIT_OK
+
+
 def _tag_exit(applied: pd.DataFrame) -> int:
     """1 if a write failed; 3 if some buckets could not be tagged safely (tag limit, system
     tags) and need a person; 0 otherwise."""
@@ -578,6 +679,7 @@ COMMANDS = {
     "diff": _diff,
     "history": _history,
     "remediate-plan": _remediate_plan,
+    "exceptions": _exceptions,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only

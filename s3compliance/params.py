@@ -7,14 +7,21 @@ number, an unknown check id or an unknown region is an error that names the key 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from datetime import date
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from s3compliance.accepted.exceptions import (
+    DEFAULT_MAX_DAYS,
+    DEFAULT_WARNING_DAYS,
+    ExceptionsError,
+    ExceptionSet,
+    load_exceptions,
+)
 from s3compliance.checks import CATALOGUE, DEFAULT_PROFILE, DEFAULT_SSE_ALGORITHMS, PROFILES
 
 DEFAULT_REGION = "us-east-1"
@@ -80,6 +87,10 @@ class Params:
     dask_scheduler: str | None = None
     dask_workers: int | None = None
     shard_size: int = 500
+    # Accepted risks (README "Accepted risks"): the reviewed exceptions file, and its limits.
+    exceptions_file: str | None = None
+    max_exception_days: int = DEFAULT_MAX_DAYS
+    exception_warning_days: int = DEFAULT_WARNING_DAYS
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +102,23 @@ class Params:
     @property
     def home_region(self) -> str:
         return home_region(self.regions)
+
+    @property
+    def run_day(self) -> date:
+        """The run's date: ``run_date``, else today (UTC). Exceptions are judged on it."""
+        return date.fromisoformat(self.run_date) if self.run_date else datetime.now(UTC).date()
+
+    def exceptions(self) -> ExceptionSet | None:
+        """The exceptions file, validated against the run's date (None without one); raises
+        :class:`ExceptionsError` naming the entry and key of the first broken rule."""
+        if not self.exceptions_file:
+            return None
+        return load_exceptions(
+            self.exceptions_file,
+            self.run_day,
+            self.max_exception_days,
+            self.exception_warning_days,
+        )
 
     @property
     def multi_account(self) -> bool:
@@ -199,6 +227,9 @@ SCHEMA: dict[str, Any] = {
         },
         "dask_workers": {"type": ["integer", "null"], "minimum": 1, "maximum": 256},
         "shard_size": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "exceptions_file": {"type": ["string", "null"], "minLength": 1},
+        "max_exception_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        "exception_warning_days": {"type": "integer", "minimum": 0, "maximum": 365},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
@@ -273,7 +304,15 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
                 f"(use names such as us-east-1, or ['*'] for every region)"
             )
     _check_accounts(data, source)
-    return Params(**data)
+    params = Params(**data)
+    if params.exceptions_file:  # the file is validated with the parameters, before any AWS call
+        absolute = str(Path(params.exceptions_file).resolve())
+        params = replace(params, exceptions_file=absolute)
+        try:
+            params.exceptions()
+        except ExceptionsError as exc:
+            raise ParamsError(str(exc)) from None
+    return params
 
 
 def _check_accounts(data: dict[str, Any], source: str) -> None:

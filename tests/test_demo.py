@@ -45,6 +45,8 @@ EXPECTED = {
     "public-deny-subpath": {"public_access": "FAIL"},  # the Deny covers private/* only
     "public-not-own-account": {"public_access": "FAIL"},  # every account but ours
     "public-referer-markup": {"public_access": "FAIL"},  # aws:Referer identifies no caller
+    "public-broad-cidr": {"public_access": "FAIL"},  # 0.0.0.0/1 is broader than /8 (issue 19)
+    "public-wildcard-principal": {"public_access": "FAIL"},  # arn:aws:iam::*:root is malformed
     "org-pinned": {},  # StringEquals aws:PrincipalOrgID
     "ip-pinned": {},  # IpAddress on a /24
     "vpce-any-value": {},  # ForAnyValue: pins like StringEquals
@@ -117,6 +119,18 @@ def test_every_bucket_gets_the_verdicts_of_the_spec(demo) -> None:
             for check_id in MISSION:
                 expected = EXPECTED[kind.name].get(check_id, "PASS")
                 assert got[(bucket, check_id)] == expected, (bucket, check_id)
+
+
+def test_the_newest_families_fail_with_the_rule_in_their_reason(demo) -> None:
+    """Issue 19's two families: the reason names the rule that made the statement public."""
+    reasons = {
+        r.bucket: r.reason for r in demo.findings.itertuples() if r.check_id == "public_access"
+    }
+    assert "0.0.0.0/1, broader than /8: pins nothing" in reasons["demo-public-broad-cidr-01"]
+    assert (
+        "allows principal arn:aws:iam::*:root: a wildcard in a principal is malformed, read as "
+        "everyone" in reasons["demo-public-wildcard-principal-01"]
+    )
 
 
 @pytest.fixture(scope="module")

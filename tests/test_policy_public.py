@@ -21,7 +21,13 @@ from typing import Any
 
 import pytest
 
-from s3compliance.checks.policy import Condition, conditions_of, evaluate_policy, public_statements
+from s3compliance.checks.policy import (
+    Condition,
+    conditions_of,
+    evaluate_policy,
+    public_statements,
+    secure_transport_denials,
+)
 
 B = "arn:aws:s3:::b"
 OBJ = f"{B}/*"
@@ -280,19 +286,29 @@ TABLE: list[tuple[str, dict, bool, str]] = [
         True,
         "wildcard",
     ),
-    ("open IPv4", pol(allow(**cond("IpAddress", "aws:SourceIp", "0.0.0.0/0"))), True, "open value"),
-    ("open IPv6", pol(allow(**cond("IpAddress", "aws:SourceIp", "::/0"))), True, "open value"),
+    (
+        "open IPv4",
+        pol(allow(**cond("IpAddress", "aws:SourceIp", "0.0.0.0/0"))),
+        True,
+        "0.0.0.0/0, broader than /8",
+    ),
+    (
+        "open IPv6",
+        pol(allow(**cond("IpAddress", "aws:SourceIp", "::/0"))),
+        True,
+        "broader than /32",
+    ),
     (
         "one open CIDR among fixed ones",
         pol(allow(**cond("IpAddress", "aws:SourceIp", ["10.0.0.0/8", "0.0.0.0/0"]))),
         True,
-        "open value",
+        "broader than /8",
     ),
     (
         "no value at all",
         pol(allow(**cond("StringEquals", "aws:SourceVpce", []))),
         True,
-        "open value",
+        "has no value",
     ),
     # --- keys that do not identify the caller ------
     (
@@ -552,6 +568,178 @@ def test_the_table_is_large_enough_and_names_are_unique() -> None:
     assert len({row[0] for row in TABLE}) == len(TABLE)
 
 
+# aws:SourceIp breadth (S3 user guide, "The meaning of public": a policy restricted by
+# aws:SourceIp is still public when the range is broader than /8 for IPv4 or /32 for IPv6; RFC
+# 1918 ranges are /8 or longer, so they pin). Values are ORed: one broad value lets its range in.
+# Each row: (name, value(s) of IpAddress aws:SourceIp, public?, phrase).
+IP_BREADTH: list[tuple[str, Any, bool, str]] = [
+    ("IPv4 /7", "10.0.0.0/7", True, "10.0.0.0/7, broader than /8: pins nothing"),
+    ("IPv4 /8", "10.0.0.0/8", False, "pinned by IpAddress aws:SourceIp = 10.0.0.0/8"),
+    ("IPv4 /9", "10.0.0.0/9", False, "pinned"),
+    ("IPv4 /1", "0.0.0.0/1", True, "0.0.0.0/1, broader than /8"),
+    ("IPv4 /2 high half", "128.0.0.0/2", True, "broader than /8"),
+    ("host bits set read as the range", "10.0.0.1/8", False, "pinned"),
+    ("host bits set, broad", "10.0.0.1/7", True, "broader than /8"),
+    ("bare IPv4 address", "203.0.113.7", False, "pinned"),
+    ("RFC 1918 172.16/12", "172.16.0.0/12", False, "pinned"),
+    ("RFC 1918 192.168/16", "192.168.0.0/16", False, "pinned"),
+    ("IPv6 /31", "2001:db8::/31", True, "2001:db8::/31, broader than /32"),
+    ("IPv6 /32", "2001:db8::/32", False, "pinned"),
+    ("IPv6 /33", "2001:db8::/33", False, "pinned"),
+    ("IPv6 global unicast /3", "2000::/3", True, "broader than /32"),
+    ("IPv6 ULA fd00::/8", "fd00::/8", True, "broader than /32"),
+    ("bare IPv6 address", "2001:db8::1", False, "pinned"),
+    ("one broad value among narrow ones", ["203.0.113.0/24", "0.0.0.0/1"], True, "0.0.0.0/1"),
+    ("every value narrow", ["203.0.113.0/24", "2001:db8::/48"], False, "pinned"),
+    ("octet out of range", "256.256.256.256", True, "not a valid address or CIDR"),
+    ("prefix out of range", "10.0.0.0/33", True, "10.0.0.0/33, not a valid address"),
+    ("not an address", "abc", True, "not a valid address or CIDR"),
+    ("empty string", "", True, "not a valid address or CIDR"),
+    ("invalid among valid", ["203.0.113.0/24", "10.0.0.0/33"], True, "not a valid address"),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "public", "phrase"),
+    [row[1:] for row in IP_BREADTH],
+    ids=[row[0] for row in IP_BREADTH],
+)
+def test_source_ip_pins_only_ranges_of_slash_8_or_32_and_longer(
+    value: Any, public: bool, phrase: str
+) -> None:
+    verdicts = evaluate_policy(pol(allow(**cond("IpAddress", "aws:SourceIp", value))))
+    assert [v.public for v in verdicts] == [public]
+    assert phrase in verdicts[0].describe()
+    # ForAnyValue: pins like its base operator, by the same breadth rule
+    verdicts = evaluate_policy(pol(allow(**cond("ForAnyValue:IpAddress", "aws:SourceIp", value))))
+    assert [v.public for v in verdicts] == [public]
+
+
+# The mirror image on a Deny: "deny unless from <range>" confines the public to that range only
+# when the range pins (a Deny with NotIpAddress on a /1 still lets half the internet in).
+DENY_BUT_RANGE: list[tuple[str, Any, bool, str]] = [
+    ("deny all but a /24", "203.0.113.0/24", False, "cancelled by Deny #1"),
+    ("deny all but a /8", "10.0.0.0/8", False, "cancelled"),
+    ("deny all but a /1", "0.0.0.0/1", True, "no Deny to everyone covers"),
+    ("deny all but an IPv6 /31", "2001:db8::/31", True, "no Deny to everyone covers"),
+    ("deny all but an invalid value", "10.0.0.0/33", True, "no Deny to everyone covers"),
+    ("deny all but a broad value among narrow", ["203.0.113.0/24", "128.0.0.0/2"], True, "no"),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "public", "phrase"),
+    [row[1:] for row in DENY_BUT_RANGE],
+    ids=[row[0] for row in DENY_BUT_RANGE],
+)
+def test_deny_not_ip_address_confines_only_to_a_pinning_range(
+    value: Any, public: bool, phrase: str
+) -> None:
+    policy = pol(allow(), deny(**cond("NotIpAddress", "aws:SourceIp", value)))
+    verdicts = evaluate_policy(policy)
+    assert [v.public for v in verdicts] == [public]
+    assert phrase in verdicts[0].describe()
+
+
+# Malformed principals (IAM: a wildcard cannot match part of a principal; S3 refuses to store it)
+# are read the public way, and then judged exactly like "*": a pinning condition still pins, a
+# covering Deny still cancels. A Deny's malformed principal is *not* trusted to reach everyone.
+# Each row: (name, policy, public?, phrase).
+PRINCIPALS: list[tuple[str, dict, bool, str]] = [
+    (
+        "AWS partial wildcard",
+        pol(allow({"AWS": "arn:aws:iam::*:root"})),
+        True,
+        "allows principal arn:aws:iam::*:root: a wildcard in a principal is malformed",
+    ),
+    ("AWS single-char wildcard", pol(allow({"AWS": "11112222333?"})), True, "malformed"),
+    ("CanonicalUser star", pol(allow({"CanonicalUser": "*"})), True, "allows principal *:"),
+    ("Federated star", pol(allow({"Federated": "*"})), True, "read as everyone"),
+    ("Service star", pol(allow({"Service": "*"})), True, "read as everyone"),
+    ("Service partial wildcard", pol(allow({"Service": "s3.*.amazonaws.com"})), True, "malformed"),
+    (
+        "wildcard among named principals",
+        pol(allow({"AWS": [f"arn:aws:iam::{OWN}:root", "arn:aws:iam::*:user/x"]})),
+        True,
+        "arn:aws:iam::*:user/x",
+    ),
+    (
+        "no principal at all",
+        pol(without(allow(), "Principal")),
+        True,
+        "is malformed (an Allow with no Principal), read as allowing everyone",
+    ),
+    (
+        "no principal, pinned",
+        pol(without(allow(), "Principal") | cond("StringEquals", "aws:SourceVpce", VPCE)),
+        False,
+        "an Allow with no Principal), read as allowing everyone but is pinned by",
+    ),
+    (
+        "no principal, unpinned condition",
+        pol(without(allow(), "Principal") | cond("StringNotEquals", "aws:SourceVpce", VPCE)),
+        True,
+        "not a positive operator",
+    ),
+    (
+        "no principal, cancelled",
+        pol(without(allow(), "Principal"), deny()),
+        False,
+        "cancelled by Deny #1",
+    ),
+    (
+        "wildcard principal, pinned",
+        pol(
+            allow(
+                {"AWS": "arn:aws:iam::*:root"}, **cond("StringEquals", "aws:PrincipalOrgID", "o-1")
+            )
+        ),
+        False,
+        "pinned by StringEquals aws:PrincipalOrgID",
+    ),
+    (
+        "wildcard principal, cancelled",
+        pol(allow({"CanonicalUser": "*"}), deny()),
+        False,
+        "cancelled by Deny #1",
+    ),
+    (
+        "Deny with a partial wildcard principal cancels nothing",
+        pol(allow(), deny({"AWS": "arn:aws:iam::*:root"})),
+        True,
+        "no Deny to everyone covers",
+    ),
+    (
+        "Deny NotPrincipal with a wildcard may exempt everyone",
+        pol(allow(), without(deny(), "Principal") | {"NotPrincipal": {"AWS": "arn:aws:iam::*:*"}}),
+        True,
+        "no Deny to everyone covers",
+    ),
+    ("named principals only", pol(allow({"AWS": [f"arn:aws:iam::{OWN}:root", OWN]})), False, ""),
+    ("a Deny with no principal is no Allow", pol(without(deny(), "Principal")), False, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "public", "phrase"),
+    [row[1:] for row in PRINCIPALS],
+    ids=[row[0] for row in PRINCIPALS],
+)
+def test_malformed_principals_read_as_everyone(policy: dict, public: bool, phrase: str) -> None:
+    verdicts = evaluate_policy(policy)
+    assert any(v.public for v in verdicts) is public
+    assert phrase in " | ".join(v.describe() for v in verdicts)
+
+
+def test_ssl_only_trusts_only_a_documented_everyone() -> None:
+    """A Deny over plain HTTP must reach every caller for ``ssl_only``: a partial wildcard
+    principal may not, so it does not count (the reading that keeps the check failing)."""
+    tls = cond("Bool", "aws:SecureTransport", "false")
+    assert secure_transport_denials(pol(deny(resource=[B, OBJ], **tls))) == ["#0"]
+    malformed = deny({"AWS": "arn:aws:iam::*:root"}, resource=[B, OBJ], **tls)
+    assert secure_transport_denials(pol(malformed)) == []
+
+
 def test_conditions_are_operator_key_values() -> None:
     st = allow(
         Condition={
@@ -663,6 +851,24 @@ SENSITIVE = ("s3:PutBucketPolicy", "s3:PutBucketAcl")
             (),
         ),
         ([allow(action="s3:PutBucketPolicy", resource=B, Condition="nonsense")], ("*",)),
+        # malformed principals read as everyone, here too: a wildcard in any principal type...
+        ([allow({"Service": "*"}, action="s3:PutBucketPolicy", resource=B)], ("*",)),
+        ([allow({"AWS": "arn:aws:iam::*:root"}, action="s3:PutBucketAcl", resource=B)], ("*",)),
+        ([allow({"CanonicalUser": "*"}, action="s3:PutBucketAcl", resource=B)], ("*",)),
+        # ...and an Allow with no principal at all; pinned to the own account, nobody outside
+        ([without(allow(action="s3:PutBucketAcl", resource=B), "Principal")], ("*",)),
+        (
+            [
+                without(allow(action="s3:PutBucketAcl", resource=B), "Principal")
+                | cond("StringEquals", "aws:PrincipalAccount", OWN)
+            ],
+            (),
+        ),
+        # a service principal named in full is AWS itself, not an outsider
+        (
+            [allow({"Service": "logging.s3.amazonaws.com"}, action="s3:PutBucketAcl", resource=B)],
+            (),
+        ),
     ],
 )
 def test_cross_account_reads_operators(statements: list[dict], outsiders: tuple[str, ...]) -> None:

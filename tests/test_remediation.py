@@ -19,6 +19,7 @@ import pytest
 from test_pulumi_import import _camel_to_snake, run_folder
 
 from s3compliance.checks import CATALOGUE
+from s3compliance.checks.policy import public_statements
 from s3compliance.checks.registry import Settings
 from s3compliance.iac import pulumi_import as pi
 from s3compliance.iac import remediation as rem
@@ -533,6 +534,48 @@ def test_edge_cases_of_each_fix() -> None:
         findings, buckets = one_bucket(("public_access", "FAIL", {**evidence, **status}))
         manual = rem.plan(findings, buckets, ["public_access"])
         assert list(manual["change"]) == ["manual"] and said in manual.iloc[0]["note"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Principal": {"AWS": "arn:aws:iam::*:root"}},
+        {"Principal": {"CanonicalUser": "*"}},
+        {},  # an Allow with no principal
+        {"Principal": "*", "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/1"}}},
+    ],
+    ids=["wildcard ARN", "canonical star", "no principal", "broad CIDR"],
+)
+def test_every_public_family_is_rewritten_to_not_public(statement: dict) -> None:
+    """The rewritten policy is judged by the same evaluator: each family the evaluator reads as
+    public comes out pinned to the owner, with the statement's own condition kept (ANDed)."""
+    st = {"Sid": "P", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    policy = {"Version": "2012-10-17", "Statement": [{**st, **statement}]}
+    assert public_statements(policy)
+    findings, buckets = one_bucket(
+        ("public_access", "FAIL", {"policy": policy, "policy_status": {"IsPublic": None}})
+    )
+    row = rem.plan(findings, buckets, ["public_access"]).iloc[0]
+    assert (row["change"], row["note"]) == ("update", "statements rewritten: 'P'")
+    assert public_statements(row["after"]) == []
+    condition = row["after"]["Statement"][0]["Condition"]
+    assert condition["StringEquals"] == {"aws:PrincipalAccount": "111122223333"}
+    assert condition.get("IpAddress") == statement.get("Condition", {}).get("IpAddress")
+
+
+@pytest.mark.parametrize("condition", ["nonsense", {"StringEquals": "nonsense"}])
+def test_a_statement_that_cannot_be_pinned_is_left_to_a_person(condition: Any) -> None:
+    """An unreadable Condition block cannot take the owner's condition: the rewrite would still
+    read as public, so the plan is manual and names the statement."""
+    st = {"Sid": "Odd", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+    policy = {"Version": "2012-10-17", "Statement": {**st, "Condition": condition}}
+    findings, buckets = one_bucket(
+        ("public_access", "FAIL", {"policy": policy, "policy_status": {"IsPublic": True}})
+    )
+    rows = rem.plan(findings, buckets, ["public_access"])
+    policy_row = rows[rows["document"] == "policy"].iloc[0]
+    assert policy_row["change"] == "manual"
+    assert "statements 'Odd' would still read as public" in policy_row["note"]
 
 
 def test_reverse_shape_of_a_filter_with_tags() -> None:

@@ -68,6 +68,8 @@ def test_frames_follow_the_findings_contract(account, params) -> None:
         "compliant_buckets": 1,
         "non_compliant_buckets": 1,
         "unknown_buckets": 0,
+        "accepted_buckets": 0,
+        "accepted_findings": 0,
         "high_severity_buckets": 1,
         "failed_accounts": 0,
         "by_check": {

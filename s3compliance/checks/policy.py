@@ -4,13 +4,19 @@ The rule implemented (S3 user guide, "The meaning of public"; the spec's ``publi
 
 * A statement is **public** when it has ``Effect: Allow``, a principal of ``"*"`` or
   ``{"AWS": "*"}`` (alone or in a list) or a ``NotPrincipal`` (everyone except the listed ones),
-  and no condition of it **pins the caller**.
+  and no condition of it **pins the caller**. Malformed principals read as everyone too: a
+  principal value with a wildcard (``*`` or ``?``) anywhere, in any principal type
+  (``{"AWS": "arn:aws:iam::*:root"}``, ``{"CanonicalUser": "*"}``, ``{"Service": "*"}``...), and
+  an ``Allow`` with neither ``Principal`` nor ``NotPrincipal``. S3 refuses to store either, but
+  S3-compatible endpoints, emulators and findings files can hold them; such a statement is then
+  judged exactly like one with ``"*"`` (a pinning condition still pins it, a covering Deny still
+  cancels it).
 * A condition pins the caller only when it restricts a *caller-identifying* key
   (:data:`PINNING_KEYS`: ``aws:SourceIp``, ``aws:SourceVpc``, ``aws:SourceVpce``,
   ``aws:SourceArn``, ``aws:SourceOwner``, ``aws:SourceAccount``, ``aws:PrincipalAccount``,
   ``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:userid``, ``s3:DataAccessPointAccount``,
   ``s3:DataAccessPointArn``) to **fixed** values (no ``*`` or ``?`` wildcard, no ``${...}`` policy
-  variable; for ``aws:SourceIp`` no ``0.0.0.0/0`` or ``::/0``) with a **positive** operator
+  variable) with a **positive** operator
   (``StringEquals``, ``StringEqualsIgnoreCase``, ``StringLike``, ``ArnEquals``, ``ArnLike``,
   ``IpAddress``). ``ForAnyValue:`` forms pin like their base operator; ``ForAllValues:`` forms pin
   nothing (IAM: true when the key is absent from the request, as it is for an anonymous caller).
@@ -18,13 +24,23 @@ The rule implemented (S3 user guide, "The meaning of public"; the spec's ``publi
   condition holds). Negated operators (``StringNotEquals``, ``NotIpAddress``...) pin nothing: they
   let in everyone *except* a set. Keys in one condition block are ANDed, so one pinning condition
   is enough.
+* An ``aws:SourceIp`` value is fixed only when it parses as an address or CIDR
+  (``ipaddress.ip_network(value, strict=False)``, so ``10.0.0.1/8`` is the range 10.0.0.0/8; a
+  bare address is a /32 or /128) with a prefix of **/8 or longer for IPv4** and **/32 or longer
+  for IPv6**: S3 reads a broader range as public. Every range inside the RFC 1918 blocks is /8 or
+  longer, which is S3's private-range exception. A value that does not parse (``256.0.0.0``,
+  ``10.0.0.0/33``) pins nothing, and a list of values pins only when every value does (they are
+  ORed: one broad range lets that range in).
 * A public Allow is **cancelled** only by ``Deny`` statements that apply to every caller it lets
   in: principal ``*`` (or a ``NotPrincipal``, which denies everyone but the listed ones), covering
   the same or wider actions (``Action``, or ``NotAction`` read as "everything but") and the same
   or wider resources (``Resource`` / ``NotResource``), and either unconditioned or conditioned so
   that the Deny applies to every caller outside a fixed set (the mirror image of a pinning Allow:
   a negated operator, optionally ``IfExists``, on a caller-identifying key with fixed values,
-  e.g. "deny unless from vpce-1"). A Deny that only applies to some requests (only over plain
+  e.g. "deny unless from vpce-1"; ``NotIpAddress`` on a range broader than /8 confines nothing).
+  A Deny's principal must be exactly ``"*"`` or ``{"AWS": "*"}``: a malformed one (a partial
+  wildcard) is not trusted to reach everyone, and a ``NotPrincipal`` with a wildcard may exempt
+  everyone. A Deny that only applies to some requests (only over plain
   HTTP, only for some prefix) cancels nothing.
 
 Where a policy is malformed or a case is ambiguous, the reading that keeps the bucket public is
@@ -35,6 +51,7 @@ says which statement and which condition made it.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +98,25 @@ NEGATED_OPERATORS = frozenset(
         "NotIpAddress",
     )
 )
-_OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+#: The broadest ``aws:SourceIp`` range S3 still reads as not public, per IP version.
+NARROWEST_PUBLIC_PREFIX = {4: 8, 6: 32}
+
+
+def _wildcard(value: str) -> bool:
+    return "*" in value or "?" in value
+
+
+def source_ip_breadth(value: str) -> str:
+    """Why an ``aws:SourceIp`` value pins nothing ("" when it pins): it is not an address or
+    CIDR, or its range is broader than S3's bound for its IP version."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"holds {value}, not a valid address or CIDR: pins nothing"
+    bound = NARROWEST_PUBLIC_PREFIX[network.version]
+    if network.prefixlen < bound:
+        return f"holds {value}, broader than /{bound}: pins nothing"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -113,16 +148,24 @@ class Condition:
         shown = ", ".join(self.values) if self.values else "no value"
         return f"{self.operator} {self.key} = {shown}"
 
-    def fixed_values(self) -> bool:
-        """Every value is one fixed value: no wildcard, no policy variable, no open CIDR."""
+    def unfixed(self) -> str:
+        """Why the values are not a fixed set ("" when they are): no value at all, a wildcard, a
+        policy variable, or an ``aws:SourceIp`` value that is invalid or broader than S3's
+        bound. One such value is enough: the values are ORed."""
         if not self.values:
-            return False  # nothing to pin to: read as pinning nothing
+            return "has no value"  # nothing to pin to: read as pinning nothing
         for value in self.values:
-            if "*" in value or "?" in value or "${" in value:
-                return False
-            if self.key.lower() == "aws:sourceip" and value in _OPEN_CIDRS:
-                return False
-        return True
+            if _wildcard(value):
+                return f"has a wildcard ({value})"
+            if "${" in value:
+                return f"has a policy variable ({value})"
+            if self.key.lower() == "aws:sourceip" and (breadth := source_ip_breadth(value)):
+                return breadth
+        return ""
+
+    def fixed_values(self) -> bool:
+        """Every value is one fixed value (see :meth:`unfixed`)."""
+        return not self.unfixed()
 
     def why_not_pinning(self) -> str:
         """Why this condition does not pin the caller ("" when it does)."""
@@ -134,9 +177,7 @@ class Condition:
             return "IfExists is true when the key is absent"
         if self.base not in POSITIVE_OPERATORS:
             return "is not a positive operator"
-        if not self.fixed_values():
-            return "has a wildcard, a policy variable or an open value"
-        return ""
+        return self.unfixed()
 
     def pins(self) -> bool:
         return not self.why_not_pinning()
@@ -191,7 +232,9 @@ def statement_label(statement: dict[str, Any], index: int) -> str:
 
 
 def is_everyone(principal: Any) -> bool:
-    """``"*"``, ``{"AWS": "*"}`` or ``{"AWS": [..., "*", ...]}``: anyone at all."""
+    """``"*"``, ``{"AWS": "*"}`` or ``{"AWS": [..., "*", ...]}``: anyone at all, written the way
+    IAM documents it. Used where reading a principal as everyone would *narrow* what is public
+    (a Deny's principal, the Deny that ``ssl_only`` looks for)."""
     if principal == "*":
         return True
     if isinstance(principal, dict):
@@ -199,11 +242,44 @@ def is_everyone(principal: Any) -> bool:
     return False
 
 
+def wildcard_principals(principal: Any) -> list[str]:
+    """The values of a principal that hold a wildcard (``*`` or ``?``) anywhere, in any
+    principal type: ``["arn:aws:iam::*:root"]`` for ``{"AWS": "arn:aws:iam::*:root"}``."""
+    if isinstance(principal, dict):
+        values = [v for vs in principal.values() for v in as_list(vs)]
+    else:
+        values = as_list(principal)
+    return [str(v) for v in values if _wildcard(str(v))]
+
+
+def may_be_everyone(principal: Any) -> bool:
+    """Read the public way: the documented forms of everyone, or any wildcard in any principal
+    value (malformed: S3 refuses to store a partial wildcard, so its meaning is unknown). Used
+    where reading a principal as everyone *widens* what is public (an Allow's principal, a
+    NotPrincipal that could exempt everyone)."""
+    return is_everyone(principal) or bool(wildcard_principals(principal))
+
+
+def allowed_to_everyone(statement: dict[str, Any]) -> str:
+    """How an Allow statement reaches every caller, as a phrase ("" when it names someone): the
+    documented ``"*"``, a ``NotPrincipal``, a wildcard principal, or no principal at all."""
+    if "NotPrincipal" in statement:
+        return "allows everyone outside its NotPrincipal"
+    if "Principal" not in statement:
+        return "is malformed (an Allow with no Principal), read as allowing everyone"
+    principal = statement["Principal"]
+    if is_everyone(principal):
+        return "allows principal '*'"
+    wild = wildcard_principals(principal)
+    if wild:
+        return (
+            f"allows principal {', '.join(wild)}: a wildcard in a principal is malformed, "
+            "read as everyone"
+        )
+    return ""
+
+
 # --- actions and resources -------------------------------------------------------------------
-
-
-def _wild(pattern: str) -> bool:
-    return "*" in pattern or "?" in pattern
 
 
 def covers(pattern: str, action: str) -> bool:
@@ -222,7 +298,7 @@ def _overlap(a: str, b: str, case_sensitive: bool = False) -> bool:
         a, b = a.lower(), b.lower()
     if fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a):
         return True
-    if not (_wild(a) and _wild(b)):
+    if not (_wildcard(a) and _wildcard(b)):
         return False
     head_a, head_b = re.split(r"[*?]", a, maxsplit=1)[0], re.split(r"[*?]", b, maxsplit=1)[0]
     tail_a, tail_b = re.split(r"[*?]", a)[-1], re.split(r"[*?]", b)[-1]
@@ -288,7 +364,7 @@ def _deny_reaches_the_public(deny: dict[str, Any]) -> bool:
     if deny.get("Effect") != "Deny":
         return False
     if "NotPrincipal" in deny:
-        if is_everyone(deny["NotPrincipal"]):
+        if may_be_everyone(deny["NotPrincipal"]):
             return False
     elif not is_everyone(deny.get("Principal")):
         return False
@@ -359,16 +435,13 @@ class StatementVerdict:
 
 
 def evaluate_policy(policy: dict[str, Any] | None) -> list[StatementVerdict]:
-    """One verdict per Allow statement that names everyone (or uses ``NotPrincipal``)."""
+    """One verdict per Allow statement that reaches everyone (see :func:`allowed_to_everyone`)."""
     verdicts: list[StatementVerdict] = []
     for index, st in enumerate(statements(policy)):
         if st.get("Effect") != "Allow":
             continue
-        if "NotPrincipal" in st:
-            who = "allows everyone outside its NotPrincipal"
-        elif is_everyone(st.get("Principal")):
-            who = "allows principal '*'"
-        else:
+        who = allowed_to_everyone(st)
+        if not who:
             continue
         label = statement_label(st, index)
         patterns, negated = actions_of(st)
@@ -433,7 +506,8 @@ _ACCOUNT_IN_ARN = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):")
 
 def principal_owners(principal: Any) -> list[str]:
     """Who a principal belongs to: 12-digit account ids, ``*``, ``service:<name>``,
-    ``canonical:<id>`` or ``federated:<provider>``."""
+    ``canonical:<id>`` or ``federated:<provider>``. A value with a wildcard, in any principal
+    type, is ``*`` (malformed, read as everyone)."""
     if principal == "*":
         return ["*"]
     if not isinstance(principal, dict):
@@ -441,13 +515,15 @@ def principal_owners(principal: Any) -> list[str]:
     owners: list[str] = []
     for kind, values in principal.items():
         for value in map(str, as_list(values)):
-            if kind == "Service":
+            if _wildcard(value):
+                owners.append("*")
+            elif kind == "Service":
                 owners.append(f"service:{value}")
             elif kind == "CanonicalUser":
                 owners.append(f"canonical:{value}")
             elif kind == "Federated":
                 owners.append(f"federated:{value}")
-            elif value == "*" or re.fullmatch(r"\d{12}", value):
+            elif re.fullmatch(r"\d{12}", value):
                 owners.append(value)
             else:
                 match = _ACCOUNT_IN_ARN.match(value)
@@ -494,11 +570,12 @@ def external_grants(
     principals are not outsiders. A ``*`` principal (or a ``NotPrincipal``, which allows everyone
     else) pinned by aws:PrincipalAccount to trusted accounts is not either; canonical users and
     federated identities are (their owner cannot be told from the policy), as is ``*`` unpinned.
+    A wildcard principal value and an Allow with no principal at all are read as ``*``.
     """
     inside = {own_account, *trusted}
     found: list[Grant] = []
     for index, st in enumerate(statements(policy)):
-        if st.get("Effect") != "Allow" or not ("Principal" in st or "NotPrincipal" in st):
+        if st.get("Effect") != "Allow":
             continue
         granted = tuple(
             a for a in actions if applies_to(st, a) and not denied_to_everyone(policy, st, a)
@@ -506,7 +583,10 @@ def external_grants(
         if not granted:
             continue
         pinned = pinned_accounts(st)
-        owners = ["*"] if "NotPrincipal" in st else principal_owners(st["Principal"])
+        if "NotPrincipal" in st or "Principal" not in st:
+            owners = ["*"]
+        else:
+            owners = principal_owners(st["Principal"])
         outsiders = []
         for owner in owners:
             if owner.startswith("service:") or owner in inside:

@@ -166,10 +166,13 @@ def fixed_lifecycle(
     return [*copy.deepcopy(kept), max_age_rule(settings, versioned)]
 
 
-def fixed_policy(policy: dict[str, Any], owner: str) -> tuple[dict[str, Any], list[str]]:
+def fixed_policy(policy: dict[str, Any], owner: str) -> tuple[dict[str, Any], list[str], list[str]]:
     """Each statement the evaluator finds public gains ``StringEquals aws:PrincipalAccount =
     owner`` (ANDed with its own conditions, so in-account callers keep their access); every other
-    statement stays as it is. Returns the policy and the labels of the statements rewritten."""
+    statement stays as it is. Returns the policy, the labels of the statements rewritten, and the
+    labels of those the same evaluator still reads as public in the result (a statement whose
+    ``Condition`` block is unreadable cannot be rewritten): the fix is only offered when that
+    last list is empty."""
     after = copy.deepcopy(policy)
     statements = after["Statement"]
     listed = statements if isinstance(statements, list) else [statements]
@@ -177,9 +180,14 @@ def fixed_policy(policy: dict[str, Any], owner: str) -> tuple[dict[str, Any], li
     for verdict in [v for v in evaluate_policy(policy) if v.public]:
         statement = listed[verdict.index]
         condition = statement.setdefault("Condition", {})
-        condition.setdefault("StringEquals", {})["aws:PrincipalAccount"] = owner
+        if not isinstance(condition, dict) or not isinstance(
+            condition.setdefault("StringEquals", {}), dict
+        ):
+            continue
+        condition["StringEquals"]["aws:PrincipalAccount"] = owner
         rewritten.append(verdict.label)
-    return after, rewritten
+    still_public = [v.label for v in evaluate_policy(after) if v.public]
+    return after, rewritten, still_public
 
 
 def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
@@ -326,7 +334,13 @@ def _fixes(
         if not policy:
             note = "S3 reports the bucket public but its policy names no public statement"
             return [_row(b, check, "policy", "manual", policy, None, note)]
-        after, rewritten = fixed_policy(policy, b.account_id)
+        after, rewritten, still_public = fixed_policy(policy, b.account_id)
+        if still_public:
+            note = (
+                f"statements {', '.join(still_public)} would still read as public after the "
+                "rewrite (unreadable Condition block): review by hand"
+            )
+            return [_row(b, check, "policy", "manual", policy, None, note)]
         if not rewritten:
             note = "S3's IsPublic says public but no statement reads as public: review by hand"
             return [_row(b, check, "policy", "manual", policy, None, note)]

@@ -163,6 +163,7 @@ class NotebookRun:
     folder: Path
     summary: dict[str, Any]
     accounts: pd.DataFrame
+    exceptions: dict[str, Any] | None = None  # the report's accepted risks, when a file was applied
 
 
 def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
@@ -207,7 +208,7 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
         summary = report["summary"]
         accounts = pd.DataFrame(report.get("accounts", []))
     assert run.final is not None
-    return NotebookRun(run.final, summary, accounts)
+    return NotebookRun(run.final, summary, accounts, report.get("exceptions"))
 
 
 def tagging_step(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from s3compliance import __version__
+from s3compliance.accepted.apply import STATE_COLUMNS, exception_states
 from s3compliance.outputs.contract import (
     FINDINGS_TABLE_COLUMNS,
     SCHEMA_VERSION,
@@ -48,7 +49,37 @@ _ENTRY_FIELDS = (
 
 
 def _finding_entry(finding: Any) -> dict[str, Any]:
-    return {name: getattr(finding, name) for name in _ENTRY_FIELDS}
+    """A finding as the report holds it; an accepted FAIL adds its exception's id and end."""
+    entry = {name: getattr(finding, name) for name in _ENTRY_FIELDS}
+    if getattr(finding, "exception_id", ""):
+        entry["exception_id"] = finding.exception_id
+        entry["exception_expires"] = finding.exception_expires
+    return entry
+
+
+def exceptions_table(result: ScanResult) -> pd.DataFrame:
+    """Every exception of the file the run applied, with its state and what it covers (see
+    :func:`s3compliance.accepted.exception_states`); empty without a file."""
+    if result.exceptions is None:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    tags = dict(zip(result.buckets["bucket"], result.buckets["tags"], strict=True))
+    return exception_states(result.exceptions, result.findings, tags)
+
+
+def exceptions_section(result: ScanResult) -> dict[str, Any] | None:
+    """The report's ``exceptions``: the file's digest and each entry's state (None without)."""
+    if result.exceptions is None:
+        return None
+    table = exceptions_table(result)
+    entries = {e.id: e.to_dict() for e in result.exceptions.entries}
+    return {
+        "sha256": result.exceptions.sha256,
+        "run_date": result.exceptions.run_date.isoformat(),
+        "entries": [
+            {**entries[row.id], "state": row.state, "findings": int(row.findings)}
+            for row in table.itertuples(index=False)
+        ],
+    }
 
 
 def build_report(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
@@ -69,6 +100,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
                 "status": row.status,
                 "severity": row.bucket_severity,
                 "violation_count": row.violation_count,
+                "accepted_count": int(row.accepted_count),
                 "error_count": row.error_count,
                 "findings": [_finding_entry(f) for f in group.itertuples(index=False)],
             }
@@ -95,7 +127,7 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
             for f in group.itertuples(index=False)
             if f.status == "ERROR"
         )
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
         "generated_at": generated_at or utc_timestamp(),
@@ -113,6 +145,10 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "errors": errors,
         "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
     }
+    accepted = exceptions_section(result)
+    if accepted is not None:
+        report["exceptions"] = accepted
+    return report
 
 
 def accounts_section(accounts: pd.DataFrame) -> list[dict[str, Any]]:
@@ -176,6 +212,7 @@ def run_metadata(
         "profile": params.profile,
         "check_ids": [c.id for c in select_checks(params.profile, params.checks)],
         "parameters_hash": parameters_hash(params.to_dict()),
+        "exceptions_sha256": result.exceptions.sha256 if result.exceptions else None,
     }
 
 
@@ -268,6 +305,9 @@ def overview_table(result: ScanResult) -> pd.DataFrame:
     summary = {k: v for k, v in result.summary().items() if k != "by_check"}
     if not result.organization:
         summary.pop("failed_accounts")
+    if result.exceptions is None:  # accepted risks are shown when the run applied a file
+        summary.pop("accepted_buckets")
+        summary.pop("accepted_findings")
     return pd.DataFrame(
         {"metric": [k.replace("_", " ") for k in summary], "count": list(summary.values())}
     ).set_index("metric")

@@ -21,6 +21,8 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from s3compliance.accepted.apply import apply_exceptions
+from s3compliance.accepted.exceptions import ExceptionSet
 from s3compliance.checks import (
     CATALOGUE,
     Check,
@@ -66,6 +68,8 @@ FINDING_COLUMNS = [
     "remediation",
     "frameworks",
     "finding_id",
+    "exception_id",  # the accepted risk a FAIL is covered by ("" when none; README)
+    "exception_expires",  # its end date, ISO ("" when none)
 ]
 BUCKET_COLUMNS = [
     "account_id",
@@ -80,6 +84,7 @@ BUCKET_COLUMNS = [
     "error_count",
     "bucket_severity",
     "tags",
+    "accepted_count",  # FAILs covered by an exception (not counted in violation_count)
 ]
 
 #: One row per account of the run (a single-account scan has one): what the report's ``accounts``
@@ -96,6 +101,7 @@ ACCOUNT_COLUMNS = [
     "non_compliant_buckets",
     "unknown_buckets",
     "high_severity_buckets",
+    "accepted_buckets",
     "seconds",
     "api_calls",
     "retries",
@@ -129,6 +135,7 @@ class ScanResult:
     accounts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACCOUNT_COLUMNS))
     organization: bool = False  # more than the caller's own account was asked for
     started_at: str = field(default_factory=lambda: utc_now())  # when the scan started, UTC
+    exceptions: ExceptionSet | None = None  # the accepted risks applied (README)
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
@@ -144,11 +151,14 @@ class ScanResult:
         for check_id in sorted(set(every["check_id"]), key=order.__getitem__):
             counts = every.loc[every["check_id"] == check_id, "status"]
             by_check[check_id] = {s: int((counts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
+        accepted = (every["status"] == "FAIL") & (every["exception_id"] != "")
         return {
             "total_buckets": len(self.buckets),
             "compliant_buckets": int(status.get("compliant", 0)),
             "non_compliant_buckets": int(status.get("non_compliant", 0)),
             "unknown_buckets": int(status.get("unknown", 0)),
+            "accepted_buckets": int(status.get("accepted", 0)),
+            "accepted_findings": int(accepted.sum()),
             "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
             "failed_accounts": int((self.accounts["status"] == "error").sum()),
             "by_check": by_check,
@@ -214,6 +224,8 @@ def _finding(check: Check, base: dict[str, Any], **values: Any) -> dict[str, Any
         "error_code": "",
         "remediation": check.remediation,
         "frameworks": check.frameworks,
+        "exception_id": "",
+        "exception_expires": "",
         **values,
     }
 
@@ -315,24 +327,44 @@ def bucket_rows(
 ) -> pd.DataFrame:
     """One row per bucket: status and severity from its findings (ERROR is never compliant).
 
-    ``bases`` gives each bucket's account id, name and ARN (a profile of account-level checks only
-    leaves buckets without findings: they are compliant for it). ``tags`` is None for a bucket
-    whose tags the scan did not read (it reads them only when tagging is on).
+    A FAIL covered by an exception (``exception_id`` set) is counted in ``accepted_count``, not
+    in ``violation_count`` or the severity: a bucket whose FAILs are all accepted and that has
+    no ERROR is ``accepted``. ``bases`` gives each bucket's account id, name and ARN (a profile
+    of account-level checks only leaves buckets without findings: they are compliant for it).
+    ``tags`` is None for a bucket whose tags the scan did not read (it reads them only for
+    tagging, or for an exception narrowed by ``when_tagged``), or could not read.
     """
     rows = []
     # One pass over plain columns: per-bucket DataFrame indexing cost more CPU than the checks.
     violations_of: dict[str, list[str]] = {}
     errors_of: dict[str, int] = {}
-    columns = (findings["bucket"], findings["status"], findings["violation"])
-    for bucket, status, violation in zip(*columns, strict=True):
-        if status == "FAIL":
+    accepted_of: dict[str, int] = {}
+    columns = (
+        findings["bucket"],
+        findings["status"],
+        findings["violation"],
+        findings["exception_id"],
+    )
+    for bucket, status, violation, exception in zip(*columns, strict=True):
+        if status == "FAIL" and exception:
+            accepted_of[bucket] = accepted_of.get(bucket, 0) + 1
+        elif status == "FAIL":
             violations_of.setdefault(bucket, []).append(violation)
         elif status == "ERROR":
             errors_of[bucket] = errors_of.get(bucket, 0) + 1
     for item in discovered.itertuples(index=False):
         violations = violations_of.get(item.bucket, [])
         errors = errors_of.get(item.bucket, 0)
-        status = "non_compliant" if violations else ("unknown" if errors else "compliant")
+        accepted = accepted_of.get(item.bucket, 0)
+        status = (
+            "non_compliant"
+            if violations
+            else "unknown"
+            if errors
+            else "accepted"
+            if accepted
+            else "compliant"
+        )
         rows.append(
             {
                 "account_id": bases[item.bucket]["account_id"],
@@ -347,6 +379,7 @@ def bucket_rows(
                 "error_count": errors,
                 "bucket_severity": bucket_severity(len(violations), high),
                 "tags": tags.get(item.bucket),
+                "accepted_count": accepted,
             }
         )
     return pd.DataFrame(rows, columns=BUCKET_COLUMNS)
@@ -378,6 +411,7 @@ def account_row(
         "non_compliant_buckets": int(counts.get("non_compliant", 0)),
         "unknown_buckets": int(counts.get("unknown", 0)),
         "high_severity_buckets": int((buckets["bucket_severity"] == "high").sum()),
+        "accepted_buckets": int(counts.get("accepted", 0)),
         "seconds": round(float(seconds), 3),
         "api_calls": int(api_calls),
         "retries": int(retries),
@@ -388,6 +422,8 @@ class Scanner:
     """One scan in two steps, discover then check, sharing clients, retry policy and counters.
 
     The notebook calls the two steps in separate cells; :func:`run_scan` calls both.
+    ``exceptions`` are the accepted risks to apply; by default the parameters' file (an
+    organization's shards are handed the set the driver read, so a worker reads no file).
     """
 
     def __init__(
@@ -396,6 +432,7 @@ class Scanner:
         clients: Clients | None = None,
         session: boto3.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        exceptions: ExceptionSet | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.started_at = utc_now()
@@ -407,7 +444,12 @@ class Scanner:
         checks = select_checks(params.profile, params.checks)
         self.checks = [c for c in checks if c.scope == "bucket"]
         self.account_checks = [c for c in checks if c.scope == "account"]
-        self.documents = documents_needed(checks) + (["tags"] if params.apply_tags else [])
+        self.exceptions = exceptions if exceptions is not None else params.exceptions()
+        # Tags are read for tagging, or when an exception is narrowed to tagged buckets.
+        read_tags = params.apply_tags or (
+            self.exceptions is not None and self.exceptions.needs_tags
+        )
+        self.documents = documents_needed(checks) + (["tags"] if read_tags else [])
         self.settings = Settings(
             lifecycle_max_age_days=params.lifecycle_max_age_days,
             allowed_sse_algorithms=tuple(params.allowed_sse_algorithms),
@@ -517,6 +559,7 @@ class Scanner:
                 if on_bucket is not None:
                     on_bucket(1)
         findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+        findings = apply_exceptions(findings, self.exceptions, tags)
         buckets = bucket_rows(
             findings, discovered, self.params.high_severity_threshold, bases, tags
         )
@@ -551,6 +594,7 @@ class Scanner:
             wall_seconds=wall,
             accounts=pd.DataFrame([account], columns=ACCOUNT_COLUMNS),
             started_at=self.started_at,
+            exceptions=self.exceptions,
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("scan finished: %s", summary)

@@ -33,6 +33,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from s3compliance.accepted.exceptions import ExceptionSet
 from s3compliance.checks import select_checks
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code
@@ -80,6 +81,7 @@ class AccountTask:
     account: Account
     params: Params
     own: bool  # the caller's own account: its own credentials, no role
+    exceptions: ExceptionSet | None = None  # read once by the driver, handed to every shard
 
 
 @dataclass
@@ -166,7 +168,7 @@ def discover_account(
     try:
         step = "AssumeRole"
         clients = _clients(task, retry, base, hook)
-        scanner = Scanner(p, clients, sleep=sleep)
+        scanner = Scanner(p, clients, sleep=sleep, exceptions=task.exceptions)
         step = "ListBuckets"
         discovered = scanner.discover()
         step = "account documents"
@@ -221,7 +223,7 @@ def scan_shard(
     retry = RetryPolicy(p.retry_attempts, p.retry_max_wait_s, sleep=sleep)
     try:
         clients = _clients(task, retry, base, hook)
-        scanner = Scanner(p, clients, sleep=sleep)
+        scanner = Scanner(p, clients, sleep=sleep, exceptions=task.exceptions)
         findings, buckets = scanner.check_buckets(
             shard.discovered,
             account.account_id,
@@ -402,6 +404,7 @@ class OrgScanner:
         self.started = time.perf_counter()
         self.started_at = utc_now()
         self.params = params
+        self.exceptions = params.exceptions()  # validated before any AWS call
         self.session = session or process_session(params.aws_profile)
         self.hook = hook
         self.sleep = sleep
@@ -442,7 +445,10 @@ class OrgScanner:
     def discover(self, progress: bool | None = None) -> pd.DataFrame:
         """Every active account's buckets, with ``account_id`` and ``account_name`` columns."""
         accounts = self.accounts()
-        tasks = [AccountTask(a, self.params, own=a.account_id == self.caller_id) for a in accounts]
+        tasks = [
+            AccountTask(a, self.params, a.account_id == self.caller_id, self.exceptions)
+            for a in accounts
+        ]
         with tqdm(
             total=len(tasks),
             desc="Discovering accounts",
@@ -570,6 +576,7 @@ class OrgScanner:
             accounts=self._in_listed_order(pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)),
             organization=True,
             started_at=self.started_at,
+            exceptions=self.exceptions,
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("organization scan finished: %s", summary)

@@ -118,6 +118,15 @@ POLICY_FAMILIES: dict[str, tuple[dict[str, Any], ...]] = {
     "public-referer-markup": (
         _read_if("RefererOnly", "StringLike", "aws:Referer", "<img src=x onerror=alert(1)>"),
     ),
+    # S3 reads an aws:SourceIp range broader than /8 (IPv4) as public: half the internet here.
+    "public-broad-cidr": (
+        _read_if("LowerHalfOfTheInternet", "IpAddress", "aws:SourceIp", "0.0.0.0/1"),
+    ),
+    # A partial wildcard in a principal is malformed (S3 refuses it; S3-compatible stores and
+    # emulators keep it): read as everyone.
+    "public-wildcard-principal": (
+        {**PUBLIC_READ, "Sid": "AnyAccountRoot", "Principal": {"AWS": "arn:aws:iam::*:root"}},
+    ),
     "org-pinned": (
         _read_if("OurOrganization", "StringEquals", "aws:PrincipalOrgID", "o-a1b2c3d4e5"),
     ),
