@@ -258,7 +258,14 @@ def _iam_policy(args: argparse.Namespace) -> int:
     if args.profile:
         params = validate({**params.to_dict(), "profile": args.profile}, "--profile")
     role = params.role_name if params.accounts is not None else None
-    policy = iam_policy(params.profile, params.checks, params.all_regions, args.with_writes, role)
+    policy = iam_policy(
+        params.profile,
+        params.checks,
+        params.all_regions,
+        args.with_writes,
+        role,
+        read_tags=params.exceptions_need_tags,
+    )
     print(json.dumps(policy, indent=2))
     return EXIT_OK
 

@@ -108,6 +108,12 @@ class Params:
         """The run's date: ``run_date``, else today (UTC). Exceptions are judged on it."""
         return date.fromisoformat(self.run_date) if self.run_date else datetime.now(UTC).date()
 
+    @property
+    def exceptions_need_tags(self) -> bool:
+        """An exception is narrowed by ``when_tagged``: the scan reads each bucket's tags."""
+        exceptions = self.exceptions()
+        return exceptions is not None and exceptions.needs_tags
+
     def exceptions(self) -> ExceptionSet | None:
         """The exceptions file, validated against the run's date (None without one); raises
         :class:`ExceptionsError` naming the entry and key of the first broken rule."""

@@ -22,7 +22,7 @@ from s3compliance.accepted.exceptions import ExceptionsError, load_exceptions, p
 from s3compliance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs.contract import read_report, validate_report
 from s3compliance.outputs.report import build_report, exceptions_table, run_metadata
-from s3compliance.params import ParamsError
+from s3compliance.params import ParamsError, load_params
 from s3compliance.scan.engine import FINDING_COLUMNS, bucket_rows
 from s3compliance.testing.demo import demo_params, run_demo
 
@@ -157,6 +157,11 @@ def test_the_input_is_not_modified_and_no_file_changes_nothing() -> None:
     pd.testing.assert_frame_equal(f, before)
     assert covered(f, None) == [""]
     assert covered(frame(), parsed(entry())) == []
+    # a frame from before exceptions existed gains the two columns, empty where not covered
+    old = f.drop(columns=["exception_id", "exception_expires"])
+    out = apply_exceptions(pd.concat([old, old.assign(bucket="data")]), parsed(entry()), {})
+    assert list(out["exception_id"]) == ["RISK-1", ""]
+    assert list(out["exception_expires"]) == ["2027-03-31", ""]
 
 
 def test_a_bucket_with_some_fails_excepted_stays_non_compliant() -> None:
@@ -225,6 +230,12 @@ BAD = [
     ("bad date", [entry(expires="2027-02-30")], "key 'expires': not a date (YYYY-MM-DD)"),
     ("date with a time", [entry(expires="2027-02-01T00:00:00")], "key 'expires': not a date"),
     ("date as a number", [entry(expires=20270201)], "key 'expires': not a date"),
+    (
+        "YAML timestamp",
+        "exceptions:\n- {id: A, checks: [lifecycle], buckets: [b], reason: r, owner: o,"
+        " expires: 2027-02-01T00:00:00Z}",
+        "entry 'A', key 'expires': a date (YYYY-MM-DD), not a time",
+    ),
     ("beyond the horizon", [entry(expires="2027-12-02")], "more than 365 days after the run"),
     ("when_tagged empty", [entry(when_tagged={})], "key 'when_tagged'"),
     ("when_tagged not text", [entry(when_tagged={"k": 1})], "key 'when_tagged'"),
@@ -511,3 +522,60 @@ def test_a_moto_server_scan_applies_the_file(moto_server, server_session, tmp_pa
         parsed(entry(checks=["cloudwatch_metrics"], buckets=["metrics-*"])), None
     )
     assert states["findings"].tolist() == [None] and states["state"].tolist() == ["active"]
+
+
+def test_the_read_policy_grants_tag_reads_only_when_an_exception_needs_them(tmp_path, capsys):
+    """GetBucketTagging is in the read-only statement exactly when an entry uses when_tagged
+    (the scan calls it then, and only then)."""
+    from s3compliance.iac.org_role import org_role
+
+    granted = {}
+    for name, extra in (("plain", {}), ("tagged", {"when_tagged": {"env": "prod"}})):
+        exceptions = tmp_path / f"{name}.yaml"
+        exceptions.write_text(json.dumps({"exceptions": [entry(**extra)]}))
+        params = tmp_path / f"{name}-params.yaml"
+        params.write_text(f"exceptions_file: {exceptions}\nrun_date: '2026-12-01'\n")
+        assert main(["iam-policy", "--params", str(params)]) == EXIT_OK
+        actions = json.loads(capsys.readouterr().out)["Statement"][0]["Action"]
+        role = org_role("111122223333", ["r-ab12"], params=load_params(params))
+        granted[name] = (
+            "s3:GetBucketTagging" in actions,
+            "s3:GetBucketTagging" in role.policy["Statement"][0]["Action"],
+        )
+    assert granted == {"plain": (False, False), "tagged": (True, True)}
+
+
+def test_the_example_demo_shows_accepted_buckets_and_the_section(tmp_path, capsys, monkeypatch):
+    """The issue's "done when": `s3compliance demo --params params/exceptions-demo.yaml`."""
+    monkeypatch.chdir(ROOT)  # the params file names the example file relative to the checkout
+    args = ["demo", "--params", "params/exceptions-demo.yaml", "--output-dir", str(tmp_path)]
+    assert main([*args, "--run-id", "accepted"]) == EXIT_FINDINGS  # other buckets still fail
+    out = capsys.readouterr().out
+    assert "Accepted risks: 13 bucket(s) accepted, 17 finding(s) covered by 5 exception(s)" in out
+    assert "Exceptions: 1 expiring soon [RISK-2002 (2026-12-10)], 1 expired" in out
+    assert "[RISK-0815 (2026-11-15)], 1 unused" in out
+    folder = tmp_path / "accepted"
+    html = (folder / "report.html").read_text()
+    assert "Accepted risks" in html and "RISK-2003" in html and "records-management@" in html
+    meta = json.loads((folder / "run.json").read_text())
+    assert len(meta["exceptions_sha256"]) == 64
+    parquet = pd.read_parquet(folder / "findings.parquet")
+    assert (parquet["exception_id"] != "").sum() == 17
+    assert pd.read_parquet(folder / "buckets.parquet")["accepted_count"].sum() == 17
+
+
+def test_the_notebook_section_and_the_overview(accepted_demo, capsys) -> None:
+    from s3compliance.outputs import notebook as runner
+    from s3compliance.outputs.report import overview_table
+
+    table = runner.show_exceptions(accepted_demo)
+    out = capsys.readouterr().out
+    assert "13 bucket(s) accepted, 17 FAIL finding(s) covered, judged on 2026-12-01; " in out
+    assert "1 expired, 1 unused, 1 expiring, 2 active" in out
+    assert table is not None and list(table["id"])[:3] == ["RISK-0815", "RISK-2003", "RISK-2002"]
+    overview = overview_table(accepted_demo)["count"].to_dict()
+    assert (overview["accepted buckets"], overview["accepted findings"]) == (13, 17)
+    plain = run_demo(demo_params(include=["demo-compliant-01"]), progress=False)
+    assert runner.show_exceptions(plain) is None
+    assert "No exceptions file (parameter exceptions_file)" in capsys.readouterr().out
+    assert "accepted buckets" not in overview_table(plain).index

@@ -116,7 +116,7 @@ def test_every_non_compliant_bucket_is_in_the_table(report: Page, demo_run: Path
     expected = sorted(b["bucket_name"] for b in findings["non_compliant_buckets"])
     rows = report.all_rows("Non-compliant buckets, worst first")
     assert sorted(row[0] for row in rows) == expected
-    assert len(expected) == 76
+    assert len(expected) == 78
 
 
 def test_the_search_box_finds_one_bucket(report: Page) -> None:

@@ -23,13 +23,13 @@ def bars(fig) -> list[float]:
 
 def test_status_chart_bars_and_labels(demo) -> None:
     fig = charts.status_chart(demo, RUN_DATE)
-    assert bars(fig) == [58, 76, 2]
+    assert bars(fig) == [58, 78, 2]
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["compliant", "non-compliant", "unknown"]
     assert ax.get_ylabel() == "buckets" and ax.get_xlabel() == "compliance status"
-    assert fig.get_suptitle() == "Bucket compliance (136 buckets)"
+    assert fig.get_suptitle() == "Bucket compliance (138 buckets)"
     assert ax.get_title() == "account 123456789012 · us-east-1 · 2026-01-01"
-    assert [t.get_text() for t in ax.texts] == ["58", "76", "2"]
+    assert [t.get_text() for t in ax.texts] == ["58", "78", "2"]
 
 
 def test_failures_chart_counts_fail_and_error_per_check(demo) -> None:
@@ -39,7 +39,7 @@ def test_failures_chart_counts_fail_and_error_per_check(demo) -> None:
             "versioning": 22,
             "encryption": 14,
             "lifecycle": 26,
-            "public_access": 21,
+            "public_access": 23,
             "cloudwatch_metrics": 23,
         },
         "ERROR": {
@@ -53,7 +53,7 @@ def test_failures_chart_counts_fail_and_error_per_check(demo) -> None:
     fig = charts.failures_chart(demo, RUN_DATE)
     ax = fig.axes[0]
     widths = [p.get_width() for p in ax.patches]
-    assert widths[:5] == [23, 21, 26, 14, 22]  # FAIL bars, first check on top
+    assert widths[:5] == [23, 23, 26, 14, 22]  # FAIL bars, first check on top
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "versioning"
     assert "+2 error" in [t.get_text() for t in ax.texts]
     assert ax.get_xlim()[1] > 26
@@ -72,12 +72,12 @@ def test_heatmap_shows_the_worst_buckets_first(demo) -> None:
         "cloudwatch_metrics",
     ]
     all_rows = charts.heatmap_matrix(demo, 500)
-    assert len(all_rows) == 78  # every bucket with a violation or an error, no compliant one
+    assert len(all_rows) == 80  # every bucket with a violation or an error, no compliant one
     assert all_rows.loc["demo-restricted-01", "public_access"] == 2
     fig = charts.heatmap_chart(demo, RUN_DATE, top_n=10)
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (10, 5)
-    assert fig.get_suptitle() == "Check results, 10 worst of 136 buckets"
+    assert fig.get_suptitle() == "Check results, 10 worst of 138 buckets"
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["PASS", "FAIL", "ERROR"]
 
@@ -95,8 +95,8 @@ def test_heatmap_of_a_fully_compliant_fleet_is_empty_not_broken(demo) -> None:
 
 
 def test_severity_chart(demo) -> None:
-    assert charts.severity_counts(demo).to_dict() == {"high": 8, "medium": 4, "low": 64, "none": 60}
-    assert bars(charts.severity_chart(demo, RUN_DATE)) == [8, 4, 64, 60]
+    assert charts.severity_counts(demo).to_dict() == {"high": 8, "medium": 4, "low": 66, "none": 60}
+    assert bars(charts.severity_chart(demo, RUN_DATE)) == [8, 4, 66, 60]
 
 
 def test_framework_chart_shows_pass_rates_per_control(demo) -> None:
@@ -105,8 +105,8 @@ def test_framework_chart_shows_pass_rates_per_control(demo) -> None:
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[-1] == "AWS-FSBP S3.2" and "AWS-FSBP S3.14" in labels
     widths = dict(zip(labels, [p.get_width() for p in ax.patches], strict=True))
-    assert widths["AWS-FSBP S3.14"] == pytest.approx(114 / 136 * 100, abs=0.1)
-    assert "114/136" in [t.get_text() for t in ax.texts]
+    assert widths["AWS-FSBP S3.14"] == pytest.approx(116 / 138 * 100, abs=0.1)
+    assert "116/138" in [t.get_text() for t in ax.texts]
 
 
 def test_all_charts_saved_as_png(demo, tmp_path) -> None:

@@ -141,7 +141,7 @@ def test_demo_writes_a_run_folder(tmp_path, capsys) -> None:
     code = main(["demo", "--output-dir", str(tmp_path), "--run-id", "demo-run", "-v"])
     assert code == EXIT_FINDINGS
     out = capsys.readouterr().out
-    assert "Buckets: 136 total, 58 compliant, 76 non-compliant, 2 unknown, 8 high severity" in out
+    assert "Buckets: 138 total, 58 compliant, 78 non-compliant, 2 unknown, 8 high severity" in out
     assert (tmp_path / "demo-run" / "findings.json").exists()
     assert (tmp_path / "demo-run" / "findings.csv").exists()
 
@@ -231,7 +231,7 @@ def test_tag_against_a_moto_server_is_lossless_and_idempotent(
 def test_tag_demo_shows_the_applied_plan_and_a_quiet_second_run(capsys) -> None:
     assert main(["tag", "--demo"]) == EXIT_FINDINGS  # some buckets need a person
     out = capsys.readouterr().out
-    assert "Plan: 123 add, 5 error-system-tags, 6 error-tag-limit, 2 skip-unknown" in out
+    assert "Plan: 125 add, 5 error-system-tags, 6 error-tag-limit, 2 skip-unknown" in out
     assert "Applied: 123 bucket(s) tagged, 123 writes" in out
     assert "Second run: 0 changes, 0 writes" in out
 

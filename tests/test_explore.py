@@ -28,7 +28,7 @@ def data(run_folder: Path) -> explore.Run:
 def test_load_run_holds_every_finding_of_the_report(data: explore.Run, run_folder: Path) -> None:
     report = json.loads((run_folder / "findings.json").read_text())
     bucket_findings = sum(len(b["findings"]) for b in report["buckets"])
-    assert len(data.findings) == bucket_findings + len(report["account_findings"]) == 136 * 11 + 1
+    assert len(data.findings) == bucket_findings + len(report["account_findings"]) == 138 * 11 + 1
     account_rows = data.findings[data.findings["bucket"] == ""]
     assert account_rows["check_id"].tolist() == ["account_block_public_access"]
     assert set(data.findings["account_id"]) == {"123456789012"}
@@ -44,7 +44,7 @@ def test_load_run_refuses_a_file_that_breaks_the_contract(tmp_path: Path) -> Non
 def test_filters_combine(data: explore.Run) -> None:
     f = data.findings
     public_fail = explore.filter_findings(f, check="public_access", status="FAIL")
-    assert len(public_fail) == 21 and set(public_fail["status"]) == {"FAIL"}
+    assert len(public_fail) == 23 and set(public_fail["status"]) == {"FAIL"}
     one = explore.filter_findings(f, check="public_access", bucket="PUBLIC-BARE-01")
     assert one["bucket"].tolist() == ["demo-public-bare-01"]
     critical = explore.filter_findings(f, severity="critical", status="ERROR")
@@ -88,7 +88,7 @@ def test_default_run_is_the_projects_latest(
 
 def test_summary_counts_per_check(data: explore.Run) -> None:
     table = explore.summary(data)
-    assert table.loc["public_access"].tolist() == [113, 21, 2]
+    assert table.loc["public_access"].tolist() == [113, 23, 2]
     assert list(table.columns) == ["PASS", "FAIL", "ERROR"]
     passing_only = explore.Run(
         data.folder, data.report, data.findings[data.findings.status == "PASS"]

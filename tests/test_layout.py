@@ -1,7 +1,7 @@
 """The package layout follows the data's path, and its arrows point one way.
 
-scan -> checks -> outputs; iac, actions and testing beside them. These tests read the source
-(AST) for the import graph and run fresh interpreters for what a command really loads.
+scan -> checks -> accepted -> outputs; iac, actions and testing beside them. These tests read the
+source (AST) for the import graph and run fresh interpreters for what a command really loads.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from s3compliance.scan.engine import Scanner
 from s3compliance.scan.evidence import FETCHERS
 
 PACKAGE = Path(s3compliance.__file__).parent
-FOLDERS = {"scan", "checks", "outputs", "iac", "actions", "testing", "schemas"}
+FOLDERS = {"scan", "checks", "accepted", "outputs", "iac", "actions", "testing", "schemas"}
 
 
 def _module_name(path: Path) -> str:
@@ -114,6 +114,13 @@ def _importers(prefix: str, top_level_only: bool = False) -> dict[str, set[str]]
         ("s3compliance.outputs", "s3compliance.iac.pulumi_import"),  # report != generator
         ("s3compliance.actions", "s3compliance.outputs"),
         ("s3compliance.iac", "s3compliance.scan"),  # plans from findings, no AWS call
+        # accepted risks: a pure step between the checks and the outputs that calls nothing
+        ("s3compliance.accepted", "s3compliance.scan"),
+        ("s3compliance.accepted", "s3compliance.outputs"),
+        ("s3compliance.accepted", "s3compliance.actions"),
+        ("s3compliance.accepted", "s3compliance.iac"),
+        ("s3compliance.accepted", "s3compliance.params"),
+        ("s3compliance.checks", "s3compliance.accepted"),
     ],
 )
 def test_arrows_point_down_the_data_path(importer: str, forbidden: str) -> None:
@@ -143,6 +150,17 @@ def test_checks_import_no_aws_sdk_and_nothing_of_the_scan() -> None:
     loaded = _fresh("import s3compliance.checks\n" + LOADED)
     assert "s3compliance.checks.mission" in loaded
     assert not [m for m in loaded if m.startswith(("boto3", "botocore", "s3compliance.scan"))]
+
+
+def test_accepted_risks_load_no_aws_sdk_and_the_parameters_no_pandas() -> None:
+    """The exceptions step calls nothing; reading the parameters (which validates the
+    exceptions file) stays as light as before."""
+    loaded = _fresh("import s3compliance.accepted.apply\n" + LOADED)
+    assert "s3compliance.accepted.exceptions" in loaded
+    assert not [m for m in loaded if m.startswith(("boto3", "botocore", "s3compliance.scan"))]
+    loaded = _fresh("import s3compliance.params\n" + LOADED)
+    assert "s3compliance.accepted.exceptions" in loaded
+    assert not [m for m in loaded if m.startswith(("pandas", "s3compliance.accepted.apply"))]
 
 
 def test_help_loads_neither_the_sdk_nor_pandas() -> None:

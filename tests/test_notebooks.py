@@ -109,7 +109,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     ]
     assert (tmp_path / "latest").resolve() == folder.resolve()
     out = capsys.readouterr().out
-    assert "Buckets: 136 total, 58 compliant, 76 non-compliant, 2 unknown" in out
+    assert "Buckets: 138 total, 58 compliant, 78 non-compliant, 2 unknown" in out
     assert f"Run folder: {folder}" in out
     html = (folder / "report.html").read_text()
     assert "open_scanner" not in html, "code cells are hidden in the HTML report"
@@ -123,7 +123,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     # the first run in this output folder: no history yet, said in both sections, no trend.png
     assert printed.count("first run: no history yet") == 2
     report = json.loads((folder / "findings.json").read_text())
-    assert report["summary"]["total_buckets"] == 136
+    assert report["summary"]["total_buckets"] == 138
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # the run folder's Pulumi program adopts exactly the non-compliant buckets (mocked Pulumi)
     from test_pulumi_import import Recorder
@@ -139,7 +139,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     settle()
     adopted = {a.resource_id for a in mocks.created if a.typ == "aws:s3/bucket:Bucket"}
     flagged = {b["bucket_name"] for b in report["non_compliant_buckets"]}
-    assert adopted == flagged and len(flagged) == 76
+    assert adopted == flagged and len(flagged) == 78
     imported = json.loads((folder / "pulumi" / "import.json").read_text())["resources"]
     assert {r["id"] for r in imported} == flagged
 
@@ -265,7 +265,7 @@ def test_nbval_notices_a_changed_number(tmp_path: Path) -> None:
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if "text" in output:
-                output["text"] = output["text"].replace("136 buckets", "137 buckets")
+                output["text"] = output["text"].replace("138 buckets", "137 buckets")
     nbformat.write(nb, copy)
     proc = _nbval(tmp_path)
     assert proc.returncode != 0

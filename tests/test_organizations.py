@@ -521,7 +521,7 @@ def test_cli_demo_org_reports_every_account_and_says_it_is_incomplete(tmp_path, 
     assert by_name["legacy-erp"]["status"] == "error"
     assert by_name["closed-2019"]["status"] == "skipped"
     assert all(by_name[n]["total_buckets"] == 40 for n in ("payments-prod", "sandbox"))
-    assert by_name["master"]["total_buckets"] == 136
+    assert by_name["master"]["total_buckets"] == 138
     assert by_name["payments-prod"]["ou_path"].count("/") == 2  # root / prod / payments
     assert (folder / "accounts.png").exists()
     main_py = (folder / "pulumi" / "__main__.py").read_text()

@@ -170,7 +170,7 @@ def test_golden_import_file_for_the_demo_fleet(tmp_path) -> None:
 
 def test_all_scope_and_bad_scope(demo_all) -> None:
     everything = pi.plan_imports(demo_all.findings, demo_all.buckets, scope="all")
-    assert everything.loc[everything["type"] == pi.BUCKET_TYPE, "bucket"].nunique() == 136
+    assert everything.loc[everything["type"] == pi.BUCKET_TYPE, "bucket"].nunique() == 138
     with pytest.raises(ValueError, match="import_scope"):
         pi.plan_imports(demo_all.findings, demo_all.buckets, scope="some")
 

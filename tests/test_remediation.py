@@ -162,7 +162,7 @@ def test_checks_not_asked_for_keep_every_input_as_scanned(imports, mission_plan,
 
 def test_public_statements_gain_the_account_condition_and_nothing_else(demo, mission_plan) -> None:
     policies = mission_plan[mission_plan["document"] == "policy"]
-    assert len(policies) == 21
+    assert len(policies) == 23
     for r in policies.itertuples(index=False):
         before, after = r.before["Statement"], r.after["Statement"]
         assert len(after) == len(before)  # no statement dropped, the policy never empty

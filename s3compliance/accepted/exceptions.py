@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -134,10 +134,6 @@ class ExceptionSet:
     sha256: str = ""
     source: str = ""
     warning_days: int = DEFAULT_WARNING_DAYS
-    ids: frozenset[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ids", frozenset(e.id for e in self.entries))
 
     @property
     def needs_tags(self) -> bool:

@@ -41,15 +41,21 @@ OPERATION_PERMISSIONS: dict[str, str] = {
 }
 
 
-def required_actions(checks: list[Check], all_regions: bool = False) -> list[str]:
+def required_actions(
+    checks: list[Check], all_regions: bool = False, read_tags: bool = False
+) -> list[str]:
     """The IAM actions a scan with these checks calls.
 
     GetBucketLocation is needed when scanning every region (regions the listing does not give)
     and by the replication check (destination regions); a one-region scan otherwise never asks.
+    GetBucketTagging is read only when an accepted risk is narrowed to tagged buckets
+    (``read_tags``).
     """
     actions = {LIST_BUCKETS} | {p for c in checks for p in c.permissions}
     if all_regions:
         actions.add(GET_LOCATION)
+    if read_tags:
+        actions.update(DOCUMENTS["tags"].permissions)
     return sorted(actions)
 
 
@@ -74,19 +80,20 @@ def iam_policy(
     all_regions: bool = False,
     with_writes: bool = False,
     organization_role: str | None = None,
+    read_tags: bool = False,
 ) -> dict[str, Any]:
     """An identity policy document granting exactly what the scan needs, read-only.
 
     ``with_writes`` adds a second statement for tagging and alerting, kept apart so that a
     reviewer sees at once which grants can change the account. ``organization_role`` (the
     scanning account of an organization scan) adds listing the organization and assuming that
-    role in the member accounts.
+    role in the member accounts. ``read_tags``: an exception of the run is narrowed by tags.
     """
     statements = [
         {
             "Sid": "S3ComplianceReadOnlyScan",
             "Effect": "Allow",
-            "Action": required_actions(select_checks(profile, checks), all_regions),
+            "Action": required_actions(select_checks(profile, checks), all_regions, read_tags),
             "Resource": "*",
         }
     ]

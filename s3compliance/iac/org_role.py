@@ -77,7 +77,12 @@ def org_role(
         region=checked.home_region,
         delegated_admin=delegated_admin,
         max_session_s=max(3600, checked.role_duration_s),
-        policy=iam_policy(checked.profile, checked.checks, checked.all_regions),
+        policy=iam_policy(
+            checked.profile,
+            checked.checks,
+            checked.all_regions,
+            read_tags=checked.exceptions_need_tags,
+        ),
     )
 
 

@@ -284,6 +284,34 @@ def show_accounts(result: ScanResult) -> None:
         print("Every listed account was scanned.")
 
 
+def show_exceptions(result: ScanResult) -> pd.DataFrame | None:
+    """The notebook's "Accepted risks" section: one line of counts, then every exception of the
+    file with its state, owner, reason, end date and the findings it covers (a sentence when
+    the run applied no file)."""
+    if result.exceptions is None:
+        print(
+            "No exceptions file (parameter exceptions_file): nothing is accepted, every FAIL "
+            'counts. README "Accepted risks" shows the format.'
+        )
+        return None
+    from s3compliance.outputs.report import exceptions_table
+    from s3compliance.outputs.tables import show_table
+
+    table = exceptions_table(result)
+    summary = result.summary()
+    states = table["state"].value_counts()
+    print(
+        f"{summary['accepted_buckets']} bucket(s) accepted, {summary['accepted_findings']} "
+        f"FAIL finding(s) covered, judged on {result.exceptions.run_date.isoformat()}; "
+        + ", ".join(
+            f"{int(states.get(s, 0))} {s}" for s in ("expired", "unused", "expiring", "active")
+        )
+        + f" (file sha256 {result.exceptions.sha256[:16]}...)"
+    )
+    show_table(table, "Accepted risks: every exception, expired and unused first")
+    return table
+
+
 def show_changes(result: ScanResult, params: Params) -> pd.DataFrame:
     """The notebook's "Since the last run" section: counts per kind and every change but the
     persisting ones, against the last complete run in ``output_dir`` (the sentence saying there
