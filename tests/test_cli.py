@@ -232,7 +232,7 @@ def test_tag_demo_shows_the_applied_plan_and_a_quiet_second_run(capsys) -> None:
     assert main(["tag", "--demo"]) == EXIT_FINDINGS  # some buckets need a person
     out = capsys.readouterr().out
     assert "Plan: 125 add, 5 error-system-tags, 6 error-tag-limit, 2 skip-unknown" in out
-    assert "Applied: 123 bucket(s) tagged, 123 writes" in out
+    assert "Applied: 125 bucket(s) tagged, 125 writes" in out
     assert "Second run: 0 changes, 0 writes" in out
 
 
