@@ -456,9 +456,10 @@ def _print_changes(changed: pd.DataFrame) -> None:
     for kind, group in changed.groupby("kind", sort=False):
         print(f"{kind} ({len(group)}):")
         for r in group.itertuples(index=False):
+            accepted = f"  [{r.exception_id} until {r.exception_expires}]" if r.exception_id else ""
             print(
                 f"  {r.account_id}  {r.bucket}  {r.check_id}  {r.severity}  "
-                f"{r.previous_status or '-'} -> {r.current_status or '-'}"
+                f"{r.previous_status or '-'} -> {r.current_status or '-'}{accepted}"
             )
 
 
@@ -497,9 +498,15 @@ def _history(args: argparse.Namespace) -> int:
         )
     pivot = trend.pivot(index="run_date", columns=key, values="FAIL").fillna(0).astype(int)
     print(pivot.to_string())
+    if trend["ACCEPTED"].any():
+        accepted = trend.pivot(index="run_date", columns=key, values="ACCEPTED")
+        print(f"\nACCEPTED (FAILs an exception covers, not counted above) per {args.by}")
+        print(accepted.fillna(0).astype(int).to_string())
     print(f"\nOpen findings: {len(opened)} (oldest first)")
     if len(opened):
         shown = ["age_days", "first_seen", "account_id", "bucket", "check_id", "severity"]
+        if opened["exception_id"].any():
+            shown += ["exception_id", "exception_expires"]
         print(opened[shown].to_string(index=False))
     print("\nTime to remediate (days from first FAIL to the PASS that ended it)")
     print(times.to_string(index=False))

@@ -121,11 +121,12 @@ def test_metrics_land_in_cloudwatch(scanned) -> None:
     outcome = alerts.send_alerts(
         build_report(result), result.buckets, scanner.clients, RETRY, publish_cloudwatch=True
     )
-    assert outcome.iloc[0]["sent"] == 4
+    assert outcome.iloc[0]["sent"] == 5  # five metrics, one region
     cloudwatch = account.session.client("cloudwatch", region_name="us-east-1")
     now = datetime.now(UTC)
     values = {}
-    for name in ("TotalBuckets", "CompliantBuckets", "NonCompliantBuckets", "HighSeverityBuckets"):
+    names = ("TotalBuckets", "CompliantBuckets", "NonCompliantBuckets", "HighSeverityBuckets")
+    for name in (*names, "AcceptedBuckets"):
         stats = cloudwatch.get_metric_statistics(
             Namespace="S3Compliance",
             MetricName=name,
@@ -141,6 +142,7 @@ def test_metrics_land_in_cloudwatch(scanned) -> None:
         "CompliantBuckets": 1,
         "NonCompliantBuckets": 3,
         "HighSeverityBuckets": 2,
+        "AcceptedBuckets": 0,  # no exceptions file
     }
 
 

@@ -130,7 +130,14 @@ def test_trend_window_and_arguments(tmp_path) -> None:
     write_run(tmp_path / "refused", 1, [], failed=(A,))
     assert history.trend(tmp_path / "refused", by="severity").empty
     empty = history.trend(tmp_path / "nothing")
-    assert empty.empty and list(empty.columns) == ["run_date", "check_id", "FAIL", "PASS", "ERROR"]
+    assert empty.empty and list(empty.columns) == [
+        "run_date",
+        "check_id",
+        "FAIL",
+        "PASS",
+        "ERROR",
+        "ACCEPTED",
+    ]
 
 
 def test_remediation_times_from_first_fail_to_the_pass_that_ended_it(tmp_path) -> None:

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 PERMISSIONS = ("s3:GetBucketTagging", "s3:PutBucketTagging")
 DEFAULT_TAG_KEY = "compliance-status"
 MAX_TAGS = 50
-VALUES = {"non_compliant": "failed", "compliant": "passed"}
+#: The tag value of each bucket status; an ``accepted`` bucket (every FAIL covered by a reviewed
+#: exception) is tagged as such, so that a tag-based policy can tell it from a compliant one.
+VALUES = {"non_compliant": "failed", "compliant": "passed", "accepted": "accepted"}
 TAG_PLAN_COLUMNS = [
     "bucket",
     "region",

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from s3compliance.accepted.apply import EXCEPTION_COLUMNS
 from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.iac.remediation import FIXES, RemediationSettings, fixed_policy, plan_for_scan
 from s3compliance.outputs.runfolder import atomic_write_text
@@ -190,8 +191,9 @@ def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
             }
         )
         findings.extend({"bucket": b["bucket_name"], **f} for f in b["findings"])
+    columns = ["bucket", "check_id", "status", "error_code", "evidence", *EXCEPTION_COLUMNS]
     return (
-        pd.DataFrame(findings, columns=["bucket", "check_id", "status", "error_code", "evidence"]),
+        pd.DataFrame(findings, columns=columns).fillna({c: "" for c in EXCEPTION_COLUMNS}),
         pd.DataFrame(
             buckets, columns=["account_id", "bucket", "region", "status", "tags", "bucket_arn"]
         ),

@@ -380,7 +380,8 @@ def plan(
 ) -> pd.DataFrame:
     """One row per (flagged bucket, failed check, document): ``change`` is ``create``,
     ``update``, ``manual`` (no safe declarative fix: ``note`` says why) or ``skipped`` (the check
-    could not tell, or did not run); ``before`` and ``after`` are S3 API documents."""
+    could not tell, did not run, or its FAIL is an accepted risk: ``note`` names the exception);
+    ``before`` and ``after`` are S3 API documents. An ``accepted`` bucket is not flagged."""
     from s3compliance.iac.pulumi_import import evidence_by_bucket
 
     settings = settings or RemediationSettings()
@@ -401,6 +402,10 @@ def plan(
                 rows.append(_row(b, check, "", "skipped", None, None, note))
             elif finding.status != "FAIL":
                 continue
+            elif getattr(finding, "exception_id", ""):  # the team chose to keep it: never "fixed"
+                expires = getattr(finding, "exception_expires", "")
+                note = f"accepted risk {finding.exception_id} (until {expires}): not fixed"
+                rows.append(_row(b, check, "", "skipped", None, None, note))
             elif check not in FIXES:
                 rows.append(_row(b, check, "", "manual", None, None, manual_reason(check)))
             else:

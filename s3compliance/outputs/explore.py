@@ -22,6 +22,10 @@ from s3compliance.outputs.runfolder import project_output_dir
 
 #: Filters offered by :func:`explorer`, each with the choice that means "any".
 ANY = "(any)"
+#: The choices of the "accepted" filter: FAILs an exception covers, and every other finding.
+ACCEPTED, NOT_ACCEPTED = "accepted", "not accepted"
+#: A finding's exception (empty when none, and in runs written before exceptions existed).
+EXCEPTION_COLUMNS = ["exception_id", "exception_expires"]
 
 
 @dataclass
@@ -30,7 +34,7 @@ class Run:
 
     folder: Path
     report: dict[str, Any]
-    findings: pd.DataFrame  # FINDINGS_TABLE_COLUMNS + evidence
+    findings: pd.DataFrame  # FINDINGS_TABLE_COLUMNS + exception columns + evidence
 
     def bucket_names(self) -> list[str]:
         return sorted(b["bucket_name"] for b in self.report["buckets"])
@@ -56,7 +60,8 @@ def load_run(run: str | Path | None = None) -> Run:
         rows.extend({**base, **finding} for finding in bucket["findings"])
     for finding in report.get("account_findings", []):
         rows.append({"account_id": report["account_id"], "bucket": "", "region": "", **finding})
-    findings = pd.DataFrame(rows, columns=[*FINDINGS_TABLE_COLUMNS, "evidence"]).fillna("")
+    columns = [*FINDINGS_TABLE_COLUMNS, *EXCEPTION_COLUMNS, "evidence"]
+    findings = pd.DataFrame(rows, columns=columns).fillna("")
     return Run(folder.resolve(), report, findings)
 
 
@@ -67,9 +72,11 @@ def filter_findings(
     status: str = ANY,
     account: str = ANY,
     bucket: str = "",
+    accepted: str = ANY,
 ) -> pd.DataFrame:
     """The findings matching every filter given (``(any)`` or empty: no filter); ``bucket`` is a
-    case-insensitive substring of the bucket name."""
+    case-insensitive substring of the bucket name; ``accepted`` is ``accepted`` (FAILs an
+    exception covers) or ``not accepted`` (every other finding)."""
     keep = pd.Series(True, index=findings.index)
     for column, value in (
         ("check_id", check),
@@ -81,13 +88,18 @@ def filter_findings(
             keep &= findings[column] == value
     if bucket:
         keep &= findings["bucket"].str.contains(bucket, case=False, regex=False)
-    return findings.loc[keep, FINDINGS_TABLE_COLUMNS].reset_index(drop=True)
+    if accepted in (ACCEPTED, NOT_ACCEPTED):
+        covered = findings["exception_id"] != ""
+        keep &= covered if accepted == ACCEPTED else ~covered
+    return findings.loc[keep, [*FINDINGS_TABLE_COLUMNS, *EXCEPTION_COLUMNS]].reset_index(drop=True)
 
 
 def bucket_checks(run: Run, bucket: str) -> pd.DataFrame:
-    """Every check of one bucket: status, reason and what to change."""
+    """Every check of one bucket: status, reason, the exception accepting a FAIL, and what to
+    change."""
     rows = run.findings[run.findings["bucket"] == bucket]
-    table = rows[["check_id", "status", "severity", "reason", "error_code"]].copy()
+    columns = ["check_id", "status", "severity", "reason", "error_code", *EXCEPTION_COLUMNS]
+    table = rows[columns].copy()
     table["remediation"] = [
         CATALOGUE[c].remediation if c in CATALOGUE else "" for c in table["check_id"]
     ]
@@ -146,14 +158,42 @@ def evidence_html(run: Run, bucket: str) -> str:
     return "".join(parts)
 
 
+def exceptions_html(run: Run, bucket: str) -> str:
+    """The accepted risks on one bucket: each exception's id, end date, owner and reason (from
+    the report's ``exceptions`` section), escaped; "" when none covers it."""
+    ids = sorted(set(run.findings.loc[run.findings["bucket"] == bucket, "exception_id"]) - {""})
+    if not ids:
+        return ""
+    entries = {e["id"]: e for e in (run.report.get("exceptions") or {}).get("entries", [])}
+    items = []
+    for exception_id in ids:
+        entry = entries.get(exception_id, {})
+        checks = run.findings.loc[
+            (run.findings["bucket"] == bucket) & (run.findings["exception_id"] == exception_id),
+            "check_id",
+        ]
+        told = ", ".join(checks)
+        items.append(
+            f"<li><b>{html.escape(exception_id)}</b> ({html.escape(told)}) until "
+            f"{html.escape(str(entry.get('expires', '?')))}, owner "
+            f"{html.escape(str(entry.get('owner', '?')))}: "
+            f"{html.escape(str(entry.get('reason', '')))}</li>"
+        )
+    return "<p>Accepted risks on this bucket:</p><ul>" + "".join(items) + "</ul>"
+
+
 def show_bucket(run: Run, bucket: str) -> None:
-    """Display one bucket's drill-down: its checks (interactive table) and its evidence."""
+    """Display one bucket's drill-down: its checks (interactive table), the exceptions that
+    accept its FAILs, and its evidence."""
     from IPython.display import HTML, display
 
     from s3compliance.outputs.tables import show_table
 
     display(HTML(f"<h3>{html.escape(bucket)}</h3>"))
     show_table(bucket_checks(run, bucket), f"Checks of {bucket}")
+    accepted = exceptions_html(run, bucket)
+    if accepted:
+        display(HTML(accepted))
     display(HTML(evidence_html(run, bucket)))
 
 
@@ -171,9 +211,9 @@ def _choices(values: pd.Series) -> list[str]:
 
 
 def explorer(run: Run) -> Any:
-    """The widgets: filters (check, severity, status, account, bucket name) over one interactive
-    table, and a bucket picker whose choice shows that bucket's drill-down. The last expression
-    of a cell, it renders in JupyterLab (and as its text form under papermill)."""
+    """The widgets: filters (check, severity, status, account, accepted, bucket name) over one
+    interactive table, and a bucket picker whose choice shows that bucket's drill-down. The last
+    expression of a cell, it renders in JupyterLab (and as its text form under papermill)."""
     import ipywidgets as widgets
 
     from s3compliance.outputs.tables import show_table
@@ -183,13 +223,20 @@ def explorer(run: Run) -> Any:
     severity = widgets.Dropdown(options=_choices(findings["severity"]), description="severity")
     status = widgets.Dropdown(options=_choices(findings["status"]), description="status")
     account = widgets.Dropdown(options=_choices(findings["account_id"]), description="account")
+    accepted = widgets.Dropdown(options=[ANY, ACCEPTED, NOT_ACCEPTED], description="accepted")
     name = widgets.Text(description="bucket", placeholder="part of a bucket name")
     picked = widgets.Dropdown(options=["", *run.bucket_names()], description="drill down")
     table, detail = widgets.Output(), widgets.Output()
 
     def refresh(_: Any = None) -> None:
         chosen = filter_findings(
-            findings, check.value, severity.value, status.value, account.value, name.value
+            findings,
+            check.value,
+            severity.value,
+            status.value,
+            account.value,
+            name.value,
+            accepted.value,
         )
         table.clear_output()
         with table:
@@ -201,9 +248,9 @@ def explorer(run: Run) -> Any:
             with detail:
                 show_bucket(run, picked.value)
 
-    for control in (check, severity, status, account, name):
+    for control in (check, severity, status, account, name, accepted):
         control.observe(refresh, names="value")
     picked.observe(drill, names="value")
     refresh()
-    filters = [widgets.HBox([check, severity, status]), widgets.HBox([account, name])]
+    filters = [widgets.HBox([check, severity, status]), widgets.HBox([account, accepted, name])]
     return widgets.VBox([*filters, table, picked, detail])

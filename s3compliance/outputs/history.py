@@ -8,12 +8,16 @@ Queries never read the evidence column.
 
 What changed between two runs is decided per ``finding_id`` (partition, account, bucket, check):
 
-``new``        FAIL now, not FAIL before (and never FAIL in an earlier run)
-``regressed``  FAIL now, not FAIL before, but FAIL in an earlier run: it had been fixed
-``resolved``   FAIL before, PASS now
-``persisting`` FAIL before and now
-``error``      ERROR now, not ERROR before: the check could not tell
-``gone``       in the previous run, and its bucket is no longer there: not "resolved"
+``new``               FAIL now, not FAIL before (and never FAIL in an earlier run)
+``regressed``         FAIL now, not FAIL before, but FAIL in an earlier run: it had been fixed
+``exception-expired`` FAIL before and now, accepted before and no longer: its exception
+                      expired (or was taken out of the file)
+``resolved``          FAIL before, PASS now
+``accepted``          FAIL now under an active exception, and not before: newly accepted (a
+                      finding that is new and accepted in the same run is ``accepted``, not new)
+``error``             ERROR now, not ERROR before: the check could not tell
+``gone``              in the previous run, and its bucket is no longer there: not "resolved"
+``persisting``        FAIL before and now, accepted both times or neither
 
 Only the checks both runs ran are compared. An account that could not be scanned in the current
 run keeps its previous findings (carried forward), so it never looks resolved.
@@ -36,8 +40,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["finding_id", "account_id", "bucket", "check_id", "status", "severity"]
-CHANGE_KINDS = ("new", "regressed", "resolved", "error", "gone", "persisting")
+EXCEPTION_COLUMNS = ["exception_id", "exception_expires"]
+#: What history reads of a finding; a run written before exceptions existed reads as having
+#: none (both exception columns empty).
+COLUMNS = [
+    "finding_id",
+    "account_id",
+    "bucket",
+    "check_id",
+    "status",
+    "severity",
+    *EXCEPTION_COLUMNS,
+]
+CHANGE_KINDS = (
+    "new",
+    "regressed",
+    "exception-expired",
+    "resolved",
+    "accepted",
+    "error",
+    "gone",
+    "persisting",
+)
 CHANGE_COLUMNS = [
     "kind",
     "finding_id",
@@ -47,6 +71,7 @@ CHANGE_COLUMNS = [
     "severity",
     "previous_status",
     "current_status",
+    *EXCEPTION_COLUMNS,  # the current exception (the previous one for exception-expired)
 ]
 
 
@@ -69,26 +94,36 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-_FOOTERS: dict[tuple[str, int, int], bool] = {}
+_FOOTERS: dict[tuple[str, int, int], frozenset[str] | None] = {}
 
 
-def parquet_ok(path: Path) -> bool:
-    """True when the file has a readable Parquet footer. DuckDB's glob read aborts on one bad
-    file, so each is checked first; the answer is cached by path, size and mtime."""
+def _footer(path: Path) -> frozenset[str] | None:
+    """The file's column names, or None when it has no readable Parquet footer; cached by
+    path, size and mtime."""
     import pyarrow.parquet as pq
 
     try:
         stat = path.stat()
     except OSError:
-        return False
+        return None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _FOOTERS:
         try:
-            pq.read_metadata(path)
-            _FOOTERS[key] = True
+            _FOOTERS[key] = frozenset(pq.read_schema(path).names)
         except Exception:  # truncated, not Parquet at all, unreadable: all the same here
-            _FOOTERS[key] = False
+            _FOOTERS[key] = None
     return _FOOTERS[key]
+
+
+def parquet_ok(path: Path) -> bool:
+    """True when the file has a readable Parquet footer. DuckDB's glob read aborts on one bad
+    file, so each is checked first."""
+    return _footer(path) is not None
+
+
+def has_exceptions(path: Path) -> bool:
+    """The findings file carries the exception columns (written since accepted risks exist)."""
+    return "exception_id" in (_footer(path) or ())
 
 
 def _failed_accounts(accounts: list[dict[str, Any]]) -> frozenset[str]:
@@ -198,6 +233,8 @@ def _rows_from_json(folder: Path) -> pd.DataFrame:
                     "check_id": f["check_id"],
                     "status": f["status"],
                     "severity": f.get("severity", ""),
+                    "exception_id": f.get("exception_id", ""),
+                    "exception_expires": f.get("exception_expires", ""),
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -273,9 +310,14 @@ class _Store:
         ]
         if files:
             listed = _sql_list(files)
+            if any(has_exceptions(Path(f)) for f in files):  # older files: NULL, read as none
+                accepted = ", ".join(f"coalesce(p.{c}, '') AS {c}" for c in EXCEPTION_COLUMNS)
+            else:
+                accepted = ", ".join(f"'' AS {c}" for c in EXCEPTION_COLUMNS)
             parts.append(
                 "SELECT r.idx, p.finding_id, p.account_id, p.bucket, p.check_id, p.status, "
-                f"p.severity FROM read_parquet({listed}, filename = true, union_by_name = true) "
+                f"p.severity, {accepted} "
+                f"FROM read_parquet({listed}, filename = true, union_by_name = true) "
                 "p JOIN runs r ON p.filename = r.path WHERE p.bucket <> ''"
             )
         older = [n for n in idxs if self.known[n].source != "parquet"]
@@ -385,18 +427,27 @@ def changes(
     merged = prev_frame.merge(
         cur_frame, on="finding_id", how="outer", suffixes=("_prev", "_cur"), indicator="side"
     )
+    exception_columns = [f"{c}{s}" for c in EXCEPTION_COLUMNS for s in ("_prev", "_cur")]
+    merged[exception_columns] = merged[exception_columns].fillna("")
     buckets_now = set(cur_frame["bucket"])
     ever_failed = _ever_failed(known, earlier, merged)
     rows = []
     for row in merged.itertuples(index=False):
         prev_status = row.status_prev if row.side != "right_only" else ""
         cur_status = row.status_cur if row.side != "left_only" else ""
-        kind = _kind(prev_status, cur_status, row.finding_id in ever_failed)
+        kind = _kind(
+            prev_status,
+            cur_status,
+            row.finding_id in ever_failed,
+            bool(row.exception_id_prev),
+            bool(row.exception_id_cur),
+        )
         if kind == "gone" and row.bucket_prev in buckets_now:
             continue  # the bucket is there, the check did not produce a row: nothing to say
         if kind is None:
             continue
         side = "_cur" if cur_status else "_prev"
+        told = "_prev" if kind == "exception-expired" else side
         rows.append(
             {
                 "kind": kind,
@@ -407,6 +458,8 @@ def changes(
                 "severity": getattr(row, f"severity{side}"),
                 "previous_status": prev_status,
                 "current_status": cur_status,
+                "exception_id": getattr(row, f"exception_id{told}"),
+                "exception_expires": getattr(row, f"exception_expires{told}"),
             }
         )
     order = {k: n for n, k in enumerate(CHANGE_KINDS)}
@@ -445,10 +498,18 @@ def _ever_failed(known: list[Run], earlier: list[int], merged: pd.DataFrame) -> 
     return set(found["finding_id"])
 
 
-def _kind(prev: str, cur: str, failed_before: bool) -> str | None:
+def _kind(
+    prev: str,
+    cur: str,
+    failed_before: bool,
+    prev_accepted: bool = False,
+    cur_accepted: bool = False,
+) -> str | None:
+    if cur == "FAIL" and cur_accepted:
+        return "persisting" if prev == "FAIL" and prev_accepted else "accepted"
     if cur == "FAIL":
         if prev == "FAIL":
-            return "persisting"
+            return "exception-expired" if prev_accepted else "persisting"
         return "regressed" if failed_before else "new"
     if prev == "FAIL" and cur == "PASS":
         return "resolved"
@@ -474,12 +535,14 @@ OPEN_COLUMNS = [
     "first_seen",
     "first_seen_run",
     "age_days",
+    *EXCEPTION_COLUMNS,  # the exception accepting it, if any, and its end date
 ]
 
 
 def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
     """Every FAIL of the last complete run, with ``first_seen`` (the run date that began its
-    current FAIL streak) and its age in days, oldest first.
+    current FAIL streak) and its age in days, oldest first; an accepted FAIL shows its
+    exception's id and end date (an accepted risk is still open: its age keeps growing).
 
     Only a run that scanned the finding's account with its check can break the streak, and only
     by not saying FAIL: PASS, or no row at all (the bucket was not there). A run that could not
@@ -537,6 +600,8 @@ def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
                 "first_seen": first.run_date,
                 "first_seen_run": first.run_id,
                 "age_days": int((today - pd.Timestamp(first.run_date)).days),
+                "exception_id": row.exception_id,
+                "exception_expires": row.exception_expires,
             }
         )
     frame = pd.DataFrame(rows, columns=OPEN_COLUMNS)
@@ -546,7 +611,8 @@ def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
 
 
 TREND_BY = {"check": "check_id", "account": "account_id", "severity": "severity"}
-STATUSES = ("FAIL", "PASS", "ERROR")
+#: The trend's counts: FAIL counts the FAILs no exception accepts, ACCEPTED the others.
+STATUSES = ("FAIL", "PASS", "ERROR", "ACCEPTED")
 
 
 def trend(
@@ -555,8 +621,9 @@ def trend(
     days: int = 90,
     current: ScanResult | None = None,
 ) -> pd.DataFrame:
-    """FAIL / PASS / ERROR counts per run date and ``by`` (check, account or severity), over the
-    ``days`` days that end with the last run date.
+    """FAIL / PASS / ERROR / ACCEPTED counts per run date and ``by`` (check, account or
+    severity), over the ``days`` days that end with the last run date. FAIL leaves out the FAILs
+    an exception accepted, which ACCEPTED counts (runs from before exceptions count none).
 
     Each account counts with its latest run on or before the date: an account scanned on
     another day, or one that could not be scanned, is carried forward, so a day with an account
@@ -604,9 +671,10 @@ def trend(
         counts = store.df(
             f"""
             SELECT p.run_date, h.{key},
-                count(*) FILTER (WHERE h.status = 'FAIL') AS FAIL,
+                count(*) FILTER (WHERE h.status = 'FAIL' AND h.exception_id = '') AS FAIL,
                 count(*) FILTER (WHERE h.status = 'PASS') AS PASS,
-                count(*) FILTER (WHERE h.status = 'ERROR') AS ERROR
+                count(*) FILTER (WHERE h.status = 'ERROR') AS ERROR,
+                count(*) FILTER (WHERE h.status = 'FAIL' AND h.exception_id <> '') AS ACCEPTED
             FROM picks p JOIN {store.source(used)} h
                 ON h.idx = p.idx AND h.account_id = p.account_id
             WHERE list_contains({listed}, h.check_id)
