@@ -155,6 +155,11 @@ def _parser() -> argparse.ArgumentParser:
         "--findings", type=Path, help="a run's findings.json: what each entry would cover"
     )
 
+    export = sub.add_parser("export", help="convert a findings file to OCSF (or ASFF): no AWS call")
+    export.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
+    export.add_argument("--format", choices=("ocsf", "asff"), required=True)
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, help=argparse.SUPPRESS)
     for command in (scan, run, demo):
@@ -556,6 +561,32 @@ def _remediate_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export(args: argparse.Namespace) -> int:
+    """A findings file as OCSF Compliance Findings, validated first like ``import-plan``;
+    written atomically to ``--output``, or to standard output."""
+    if args.format == "asff":
+        print(
+            "s3compliance: bad arguments: --format asff comes with the Security Hub import "
+            "(not built yet); use --format ocsf",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
+    from s3compliance.outputs.runfolder import atomic_write_text
+
+    report = _read_findings(args.findings)
+    if report is None:
+        return EXIT_USAGE
+    findings = ocsf_findings(report)
+    text = ocsf_json(findings)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    atomic_write_text(args.output, text)
+    print(f"{args.output}: {len(findings)} OCSF Compliance Finding(s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _exceptions(args: argparse.Namespace) -> int:
     """Validate an exceptions file (the params' limits and run date), and with ``--findings``
     say which findings each entry would cover; 0 valid, 2 invalid."""
@@ -694,6 +725,7 @@ COMMANDS = {
     "history": _history,
     "remediate-plan": _remediate_plan,
     "exceptions": _exceptions,
+    "export": _export,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only

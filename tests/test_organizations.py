@@ -10,6 +10,7 @@ session at one hour (``ValidationError``). moto answers in-process, or on a moto
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,15 @@ def org_params(**values: Any) -> Any:
 
 
 # --- accounts ---------------------------------------------------------------------------------
+
+
+def test_the_organization_id_is_read_from_an_account_arn() -> None:
+    from s3compliance.scan.organizations import organization_of
+
+    arn = "arn:aws:organizations::111122223333:account/o-ab12cd34ef/444455556666"
+    assert organization_of(arn) == "o-ab12cd34ef"
+    assert organization_of("arn:aws-us-gov:organizations::111122223333:account/o-ab12cd34ef/1")
+    assert organization_of("") == organization_of("arn:aws:iam::111122223333:root") == ""
 
 
 def test_state_wins_and_status_is_the_fallback() -> None:
@@ -528,6 +538,16 @@ def test_cli_demo_org_reports_every_account_and_says_it_is_incomplete(tmp_path, 
     assert "aws.Provider(" in main_py and "allowed_account_ids" in main_py
     html = (folder / "report.html").read_text()
     assert "Accounts, worst first" in html and "legacy-erp" in html
+    # the organization's id, read from each account's ARN, reaches the OCSF findings
+    (org_id,) = {a["org_id"] for a in report["accounts"]}
+    assert re.fullmatch(r"o-[a-z0-9]{10,32}", org_id)
+    records = json.loads((folder / "findings.ocsf.json").read_text())
+    assert {r["cloud"]["org"]["uid"] for r in records} == {org_id}
+    assert {r["cloud"]["account"]["uid"] for r in records} == {
+        a["account_id"]
+        for a in report["accounts"]
+        if a["status"] != "skipped" and a["total_buckets"]
+    }
 
 
 def test_demo_organization_is_the_same_on_every_run() -> None:

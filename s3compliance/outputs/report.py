@@ -23,6 +23,7 @@ from s3compliance.outputs.contract import (
     SCHEMA_VERSION,
     validate_report,
 )
+from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
 from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with, staged_run
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
@@ -244,7 +245,8 @@ def write_run_files(
     extra_writers: Iterable[Callable[[Path], Any]] = (),
     run_id: str | None = None,
 ) -> Path:
-    """Write ``findings.json`` (validated), ``findings.csv``, ``findings.parquet`` and
+    """Write ``findings.json`` (validated), ``findings.ocsf.json`` (the same findings as OCSF
+    Compliance Findings), ``findings.csv``, ``findings.parquet`` and
     ``buckets.parquet`` (the run as data, for history), ``run.json``, the chart PNGs, any extra
     tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``, then call each of
     ``extra_writers`` with the folder (e.g. the Pulumi import files)."""
@@ -254,6 +256,7 @@ def write_run_files(
     atomic_write_text(
         folder / "findings.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     )
+    atomic_write_text(folder / "findings.ocsf.json", ocsf_json(ocsf_findings(report)))
     atomic_write_text(folder / "findings.csv", findings_csv(result))
     atomic_write_with(folder / "findings.parquet", _parquet(findings_parquet_frame(result)))
     atomic_write_with(folder / "buckets.parquet", _parquet(buckets_parquet_frame(result)))

@@ -105,6 +105,7 @@ ACCOUNT_COLUMNS = [
     "seconds",
     "api_calls",
     "retries",
+    "org_id",  # the AWS Organization (o-...) when Organizations listed the account, else ""
 ]
 
 
@@ -396,6 +397,7 @@ def account_row(
     seconds: float = 0.0,
     api_calls: int = 0,
     retries: int = 0,
+    org_id: str = "",
 ) -> dict[str, Any]:
     """One row of the accounts table, its bucket counts taken from the account's bucket rows."""
     counts = buckets["status"].value_counts()
@@ -415,6 +417,7 @@ def account_row(
         "seconds": round(float(seconds), 3),
         "api_calls": int(api_calls),
         "retries": int(retries),
+        "org_id": org_id,
     }
 
 

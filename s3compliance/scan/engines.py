@@ -546,6 +546,7 @@ class OrgScanner:
                     seconds=sum(s.seconds for s in task_stats),
                     api_calls=sum(sum(s.api_calls.values()) for s in task_stats),
                     retries=sum(s.retries for s in task_stats),
+                    org_id=account.org_id,
                 )
             )
         for account in self.skipped:  # listed where Organizations listed them
@@ -558,6 +559,7 @@ class OrgScanner:
                     "skipped",
                     "",
                     f"the account is {account.status}, not ACTIVE",
+                    org_id=account.org_id,
                 )
             )
         calls = Counter(self.clients.recorder.by_operation)

@@ -14,6 +14,7 @@ Read-only: the only Organizations calls are ``List*`` and the only STS calls are
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,10 +50,19 @@ class Account:
     name: str = ""
     ou_path: str = ""
     status: str = "ACTIVE"
+    org_id: str = ""  # o-...: read from the account's ARN when Organizations listed it
 
     @property
     def active(self) -> bool:
         return self.status == "ACTIVE"
+
+
+def organization_of(arn: str) -> str:
+    """The organization id in an account ARN Organizations returns
+    (``arn:aws:organizations::111122223333:account/o-ab12cd34ef/444455556666``); "" when the
+    ARN is not of that shape."""
+    match = re.match(r"^arn:aws[\w-]*:organizations::\d{12}:account/(o-[a-z0-9]{10,32})/", arn)
+    return match.group(1) if match else ""
 
 
 def account_state(entry: dict[str, Any]) -> str:
@@ -103,7 +113,13 @@ def walk_organization(
         for entry in _pages(client, "list_accounts_for_parent", "Accounts", retry, ParentId=parent):
             found.setdefault(
                 entry["Id"],
-                Account(entry["Id"], entry.get("Name", ""), path, account_state(entry)),
+                Account(
+                    entry["Id"],
+                    entry.get("Name", ""),
+                    path,
+                    account_state(entry),
+                    organization_of(str(entry.get("Arn", ""))),
+                ),
             )
         children = _pages(
             client,
