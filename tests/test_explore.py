@@ -98,7 +98,7 @@ def test_summary_counts_per_check(data: explore.Run) -> None:
 
 def test_the_explorer_widgets_filter_and_drill_down(data: explore.Run, capsys) -> None:
     box = explore.explorer(data)
-    (check, severity, status), (account, name) = (h.children for h in box.children[:2])
+    (check, severity, status), (account, accepted, name) = (h.children for h in box.children[:2])
     picked = box.children[3]
     assert check.options[0] == explore.ANY and "public_access" in check.options
     check.value = "public_access"
@@ -106,7 +106,7 @@ def test_the_explorer_widgets_filter_and_drill_down(data: explore.Run, capsys) -
     name.value = "bare"
     picked.value = "demo-public-bare-01"
     picked.value = ""
-    assert severity.value == account.value == explore.ANY
+    assert severity.value == account.value == accepted.value == explore.ANY
     out = capsys.readouterr().out  # outside a kernel the widgets' displays fall back to text
     assert "demo-public-bare-01" in out
 

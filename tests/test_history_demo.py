@@ -85,7 +85,8 @@ def test_the_report_day_is_the_demo_fleet_itself(past, capsys) -> None:
     shown = runner.show_changes(result, replace(params, run_date=END.isoformat()))
     assert kinds(shown) == got
     said = capsys.readouterr().out
-    assert f"Since run {folders[-1].name}: 2 new, 0 regressed, 3 resolved, 0 error, 5 gone" in said
+    told = "2 new, 0 regressed, 0 exception-expired, 3 resolved, 0 accepted, 0 error, 5 gone"
+    assert f"Since run {folders[-1].name}: {told}" in said
     # the trend counts the scan in memory as its last day, next to the four past ones
     trend = history.trend(params.output_dir, current=result)
     assert sorted(set(trend["run_date"]))[-1] == END.isoformat()

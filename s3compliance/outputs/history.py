@@ -311,7 +311,10 @@ class _Store:
         if files:
             listed = _sql_list(files)
             if any(has_exceptions(Path(f)) for f in files):  # older files: NULL, read as none
-                accepted = ", ".join(f"coalesce(p.{c}, '') AS {c}" for c in EXCEPTION_COLUMNS)
+                # an all-empty column may be stored untyped (NULL): read it as text
+                accepted = ", ".join(
+                    f"coalesce(CAST(p.{c} AS VARCHAR), '') AS {c}" for c in EXCEPTION_COLUMNS
+                )
             else:
                 accepted = ", ".join(f"'' AS {c}" for c in EXCEPTION_COLUMNS)
             parts.append(
