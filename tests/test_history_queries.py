@@ -187,7 +187,8 @@ def test_cli_history_prints_the_trend_and_the_open_findings(tmp_path, capsys) ->
     assert "Open findings: 1" in text and "b0" in text and "b1" not in text.split("Open")[1]
     assert "Time to remediate" in text
     assert main(["history", "--output-dir", str(out), "--by", "account", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("run_date,account_id,FAIL,PASS,ERROR\n2026-11-01,")
+    csv_head = "run_date,account_id,FAIL,PASS,ERROR,ACCEPTED\n2026-11-01,"
+    assert capsys.readouterr().out.startswith(csv_head)
     assert main(["history", "--output-dir", str(out), "--format", "json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"trend", "open_findings", "remediation_times", "runs"}

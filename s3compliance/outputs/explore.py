@@ -61,7 +61,7 @@ def load_run(run: str | Path | None = None) -> Run:
     for finding in report.get("account_findings", []):
         rows.append({"account_id": report["account_id"], "bucket": "", "region": "", **finding})
     columns = [*FINDINGS_TABLE_COLUMNS, *EXCEPTION_COLUMNS, "evidence"]
-    findings = pd.DataFrame(rows, columns=columns).fillna("")
+    findings = pd.DataFrame(rows, columns=columns).astype(object).fillna("")
     return Run(folder.resolve(), report, findings)
 
 
