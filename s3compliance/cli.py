@@ -14,10 +14,10 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from s3compliance import __version__
 from s3compliance.params import Params, ParamsError, load_params, validate
@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the program runs from a delegated administrator, not the management account",
     )
+    org_role.add_argument(
+        "--with-securityhub",
+        action="store_true",
+        help="also let the role import its account's findings into Security Hub",
+    )
     org_role.add_argument("--output", type=Path, default=Path("org-role"), help="folder to write")
 
     tag = sub.add_parser("tag", help="tag buckets with their compliance status (dry run default)")
@@ -159,6 +164,19 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
     export.add_argument("--format", choices=("ocsf", "asff"), required=True)
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    hub = sub.add_parser(
+        "securityhub",
+        help="import a run's findings into AWS Security Hub (plan by default; --apply writes)",
+    )
+    hub_source = hub.add_mutually_exclusive_group(required=True)
+    hub_source.add_argument("--findings", type=Path, help="a run's findings.json")
+    hub_source.add_argument(
+        "--demo", action="store_true", help="the lifecycle on the embedded demo account"
+    )
+    hub.add_argument("--params", help="YAML parameters file (output_dir, region, role)")
+    hub.add_argument("--endpoint-url", help="Security Hub endpoint (moto server, LocalStack)")
+    hub.add_argument("--apply", action="store_true", help="write (default: only plan)")
 
     for command in (run, demo):
         command.add_argument("--notebook", type=Path, help=argparse.SUPPRESS)
@@ -253,7 +271,7 @@ def _run(args: argparse.Namespace, params: Params) -> int:
         print_accounts(run.summary, run.accounts)
     print(f"Report: {run.folder / 'report.html'}")
     print(f"Run folder: {run.folder}")
-    return _exit_code(run.summary)
+    return _after_publish(params, run.folder, _exit_code(run.summary))
 
 
 def _iam_policy(args: argparse.Namespace) -> int:
@@ -419,6 +437,7 @@ def _org_role(args: argparse.Namespace) -> int:
         args.role_name,
         args.external_id,
         args.delegated_admin,
+        args.with_securityhub,
     )
     folder = write_org_role_folder(role, args.output)
     print(
@@ -561,6 +580,31 @@ def _remediate_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _securityhub(args: argparse.Namespace) -> int:
+    """Plan, and with ``--apply`` write, the import of a findings file into Security Hub."""
+    if args.demo:
+        from s3compliance.testing.securityhub_demo import securityhub_demo
+
+        return securityhub_demo(print)
+    params = load_params(args.params, endpoint_url=args.endpoint_url) if args.params else None
+    if params is None:
+        params = validate({"endpoint_url": args.endpoint_url}, "--endpoint-url")
+    report = _read_findings(args.findings)
+    if report is None:
+        return EXIT_USAGE
+    result = _securityhub_import(report, params, args.apply)
+    if result is None:
+        return EXIT_FAILURE
+    shown = result.plan.table[result.plan.table["action"] != "skip"]
+    if len(shown):
+        print(shown.head(20).to_string(index=False))
+        if len(shown) > 20:
+            print(f"... and {len(shown) - 20} more")
+    if result.outcome is not None and result.outcome.failures:
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def _export(args: argparse.Namespace) -> int:
     """A findings file as OCSF Compliance Findings, validated first like ``import-plan``;
     written atomically to ``--output``, or to standard output."""
@@ -666,8 +710,62 @@ def _scan(args: argparse.Namespace) -> int:
 
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
     result = run_scan(params)
-    print_summary(result, write_report(result))
-    return _exit_code(result.summary())
+    folder = write_report(result)
+    print_summary(result, folder)
+    return _after_publish(params, folder, _exit_code(result.summary()))
+
+
+def _after_publish(
+    params: Params, folder: Path, code: int, client_for: Callable[[str], Any] | None = None
+) -> int:
+    """``securityhub: true``: import the published run; a failed import is exit 1 (it outranks
+    the findings' 3)."""
+    if not params.securityhub:
+        return code
+    report = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    result = _securityhub_import(report, params, True, client_for)
+    return EXIT_FAILURE if result is None or result.outcome.failures else code
+
+
+def _securityhub_clients(params: Params) -> Callable[[str], Any]:
+    """A Security Hub client per account: the caller's own, or through the scan role (the
+    default product takes only an account's own findings)."""
+    from s3compliance.scan.aws import Clients
+    from s3compliance.scan.organizations import account_session, process_session
+    from s3compliance.scan.retry import RetryPolicy
+
+    region = params.securityhub_region or params.home_region
+    retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
+    base = process_session(params.aws_profile)
+    own = Clients(base, params.endpoint_url)
+    caller: list[str] = []
+
+    def client_for(account_id: str) -> Any:
+        if not caller:
+            caller.append(own.account_id(retry))
+        if account_id == caller[0]:
+            return own.client("securityhub", region)
+        session = account_session(account_id, False, params, retry, base)
+        return Clients(session, params.endpoint_url).client("securityhub", region)
+
+    return client_for
+
+
+def _securityhub_import(
+    report: dict, params: Params, apply: bool, client_for: Callable[[str], Any] | None = None
+) -> Any:
+    """Plan (and apply) one report's import, printing the plan and the outcome; None (after
+    one line on stderr) when Security Hub is not enabled."""
+    from s3compliance.actions.securityhub import SecurityHubUnavailable
+    from s3compliance.outputs.securityhub_import import import_report
+
+    try:
+        result = import_report(report, params, client_for or _securityhub_clients(params), apply)
+    except SecurityHubUnavailable as exc:
+        print(f"s3compliance: {exc}", file=sys.stderr)
+        return None
+    print(result.summary())
+    return result
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -726,12 +824,18 @@ COMMANDS = {
     "remediate-plan": _remediate_plan,
     "exceptions": _exceptions,
     "export": _export,
+    "securityhub": _securityhub,
 }
 #: The caller's mistakes and the environment's refusals: one line, no traceback. Classes are
 #: named ``module:Class`` so that this table imports nothing: an exception of a class can only
 #: have been raised if its module is loaded, so unloaded modules are simply not looked at.
 EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.params:ParamsError",), "bad parameters", EXIT_USAGE),
+    (
+        ("s3compliance.outputs.securityhub_import:StateUnreadable",),
+        "bad Security Hub state",
+        EXIT_USAGE,
+    ),
     (("s3compliance.outputs.history:HistoryError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.iac.remediation:RemediationError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),

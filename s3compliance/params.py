@@ -91,6 +91,10 @@ class Params:
     exceptions_file: str | None = None
     max_exception_days: int = DEFAULT_MAX_DAYS
     exception_warning_days: int = DEFAULT_WARNING_DAYS
+    # AWS Security Hub (README "Security Hub"): import after the run folder is published.
+    securityhub: bool = False
+    securityhub_include_passed: bool = False
+    securityhub_region: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,6 +240,9 @@ SCHEMA: dict[str, Any] = {
         "exceptions_file": {"type": ["string", "null"], "minLength": 1},
         "max_exception_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         "exception_warning_days": {"type": "integer", "minimum": 0, "maximum": 365},
+        "securityhub": {"type": "boolean"},
+        "securityhub_include_passed": {"type": "boolean"},
+        "securityhub_region": {"type": ["string", "null"], "pattern": "^[a-z]{2}(-[a-z0-9]+)+$"},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
@@ -341,6 +348,11 @@ def _check_accounts(data: dict[str, Any], source: str) -> None:
             "tags one account only: run it per account (accounts: null)"
         )
     demo = data.get("demo", False)
+    if demo and data.get("securityhub"):
+        raise ParamsError(
+            f"{source}: key 'securityhub': the demo account lives in the report's kernel, out "
+            "of reach after the run; use `s3compliance securityhub --demo`"
+        )
     if demo is True and accounts is not None:
         raise ParamsError(f"{source}: key 'demo': true is one account; use demo: org")
     if demo == "org" and data.get("engine", "threads") == "dask":

@@ -60,10 +60,19 @@ def required_actions(
 
 
 def write_actions() -> list[str]:
-    """What the opt-in writers (tagging, alerting) need, as their modules declare it."""
-    from s3compliance.actions import alerts, tagging
+    """What the opt-in writers (tagging, alerting, the Security Hub import) need, as their
+    modules declare it."""
+    from s3compliance.actions import alerts, securityhub, tagging
 
-    return sorted({*tagging.PERMISSIONS, *alerts.PERMISSIONS})
+    return sorted({*tagging.PERMISSIONS, *alerts.PERMISSIONS, *securityhub.PERMISSIONS})
+
+
+def securityhub_actions() -> list[str]:
+    """What an organization's scan role needs to import its account's findings (the default
+    product takes only the account's own findings, so each member imports through its role)."""
+    from s3compliance.actions import securityhub
+
+    return sorted(securityhub.PERMISSIONS)
 
 
 ORGANIZATION_ACTIONS = [

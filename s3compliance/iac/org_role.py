@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s3compliance.iac.iam import iam_policy
+from s3compliance.iac.iam import iam_policy, securityhub_actions
 from s3compliance.outputs.runfolder import atomic_write_text
 from s3compliance.params import Params, ParamsError, validate
 
@@ -39,6 +39,7 @@ class OrgRole:
     delegated_admin: bool = False
     max_session_s: int = 3600
     policy: dict[str, Any] | None = None
+    securityhub: bool = False  # the role may also import its account's findings (opt-in)
 
 
 def org_role(
@@ -48,6 +49,7 @@ def org_role(
     role_name: str | None = None,
     external_id: str | None = None,
     delegated_admin: bool = False,
+    securityhub: bool = False,
 ) -> OrgRole:
     """Check the inputs with the parameters' own rules and assemble the role to deploy."""
     params = params or Params()
@@ -77,6 +79,7 @@ def org_role(
         region=checked.home_region,
         delegated_admin=delegated_admin,
         max_session_s=max(3600, checked.role_duration_s),
+        securityhub=securityhub,
         policy=iam_policy(
             checked.profile,
             checked.checks,
@@ -84,6 +87,25 @@ def org_role(
             read_tags=checked.exceptions_need_tags,
         ),
     )
+
+
+def _securityhub_policy(role: OrgRole) -> list[dict[str, Any]]:
+    """With ``securityhub``: a second, separate policy, so a reviewer sees the one grant that
+    writes (the account's own Security Hub findings: the default product takes no other's)."""
+    if not role.securityhub:
+        return []
+    statement = {
+        "Sid": "S3ComplianceSecurityHubImport",
+        "Effect": "Allow",
+        "Action": securityhub_actions(),
+        "Resource": "*",
+    }
+    return [
+        {
+            "PolicyName": "s3compliance-securityhub-import",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        }
+    ]
 
 
 def template(role: OrgRole) -> dict[str, Any]:
@@ -109,7 +131,8 @@ def template(role: OrgRole) -> dict[str, Any]:
                     "MaxSessionDuration": role.max_session_s,
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
                     "Policies": [
-                        {"PolicyName": "s3compliance-read-only", "PolicyDocument": role.policy}
+                        {"PolicyName": "s3compliance-read-only", "PolicyDocument": role.policy},
+                        *_securityhub_policy(role),
                     ],
                     "Tags": [{"Key": "managed-by", "Value": "s3compliance"}],
                 },

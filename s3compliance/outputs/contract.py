@@ -4,12 +4,14 @@ A ``findings.json`` travels (CI artefacts, shared folders, a ticket attachment),
 one back (``import-plan``, ``tag --findings``, history) treats it as untrusted input: it is
 validated against the schema shipped in the package before any value is used, and a file that
 does not conform is refused with one line naming the file and the first problem. This module
-imports nothing of the scan, so a reader stays light.
+imports nothing of the scan, so a reader stays light (only a report of a version without
+``finding_id`` has the ids computed by the scan's function, imported then).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -77,3 +79,60 @@ def read_report(path: str | Path) -> dict[str, Any]:
             f"({first.validator} {_where(first)}; {len(errors)} problem(s))"
         )
     return report
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a finding of a report is: its account, and its bucket (empty for account-level)."""
+
+    account_id: str
+    account_name: str
+    bucket: str
+    bucket_arn: str
+    region: str
+    org_id: str = ""
+
+    @property
+    def partition(self) -> str:
+        """``aws``, ``aws-cn``... from the bucket's ARN (``aws`` for an account-level finding)."""
+        arn = self.bucket_arn
+        return arn.split(":")[1] if arn.startswith("arn:") else "aws"
+
+
+def placed_findings(report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]]:
+    """Every finding of a (validated) report with its place, bucket-level then account-level,
+    each with its ``finding_id`` (computed the scan's way for a report of an older version):
+    what the OCSF and ASFF formats are built from."""
+    accounts = {a["account_id"]: a for a in report.get("accounts", [])}
+    regions = report["regions"]
+    home = regions[0] if regions and regions[0] != "*" else ""
+    placed = []
+    for bucket in report["buckets"]:
+        account_id = bucket.get("account_id", report["account_id"])
+        known = accounts.get(account_id, {})
+        place = Place(
+            account_id,
+            bucket.get("account_name") or known.get("account_name", ""),
+            bucket["bucket_name"],
+            bucket.get("bucket_arn") or f"arn:aws:s3:::{bucket['bucket_name']}",
+            bucket.get("region", ""),
+            known.get("org_id", ""),
+        )
+        placed.extend((_with_id(f, place), place) for f in bucket["findings"])
+    for finding in report.get("account_findings", []):
+        account_id = finding.get("account_id", report["account_id"])
+        known = accounts.get(account_id, {})
+        place = Place(
+            account_id, known.get("account_name", ""), "", "", home, known.get("org_id", "")
+        )
+        placed.append((_with_id(finding, place), place))
+    return placed
+
+
+def _with_id(finding: dict[str, Any], place: Place) -> dict[str, Any]:
+    if finding.get("finding_id"):
+        return finding
+    from s3compliance.scan.engine import finding_id  # a report of an older version only
+
+    fid = finding_id(place.partition, place.account_id, place.bucket, finding["check_id"])
+    return {**finding, "finding_id": fid}

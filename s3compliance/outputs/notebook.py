@@ -29,6 +29,7 @@ from s3compliance.actions import alerts, tagging
 from s3compliance.outputs.report import build_report
 from s3compliance.outputs.runfolder import atomic_write_text, project_output_dir, staged_run
 from s3compliance.params import KEYS, Params, validate
+from s3compliance.scan.aws import Clients
 from s3compliance.scan.engine import Scanner, ScanResult
 
 if TYPE_CHECKING:
@@ -238,6 +239,39 @@ def alerts_step(
         metrics_region=params.home_region,
         sqs_queue_url=params.sqs_queue_url,
     )
+
+
+def securityhub_step(
+    folder: Path, scanner: Scanner | OrgScanner, params: Params, run_dir: str = ""
+) -> pd.DataFrame | str:
+    """The notebook's Security Hub cell: import the published run through the scan's own
+    sessions (each account its own: the default product takes only its own findings); under
+    ``s3compliance run`` (``run_dir`` set) the command imports once it has published."""
+    if not params.securityhub:
+        return "Security Hub import is off (securityhub: false)."
+    if run_dir:
+        return "Security Hub: `s3compliance run` imports once the run folder is published."
+    from s3compliance.outputs.securityhub_import import import_report
+    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.organizations import account_session
+
+    region = params.securityhub_region or params.home_region
+    own = scanner.clients.account_id(scanner.retry)
+
+    def client_for(account_id: str) -> Any:
+        if account_id == own or not isinstance(scanner, OrgScanner):
+            return scanner.clients.client("securityhub", region)
+        session = account_session(
+            account_id, False, params, scanner.retry, scanner.session, scanner.hook
+        )
+        return Clients(session, params.endpoint_url).client("securityhub", region)
+
+    report = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    result = import_report(report, params, client_for, apply=True, retry=scanner.retry)
+    print(result.summary())
+    if result.outcome is not None and result.outcome.failures:
+        raise NotebookStop(result.summary())
+    return result.plan.table
 
 
 def buckets_to_announce(result: ScanResult, params: Params) -> set[str] | None:

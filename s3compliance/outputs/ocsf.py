@@ -50,6 +50,7 @@ from py_ocsf_models.objects.user import User
 from s3compliance import __version__
 from s3compliance.checks import CATALOGUE
 from s3compliance.checks.frameworks import FRAMEWORKS, frameworks_for
+from s3compliance.outputs.contract import Place, placed_findings
 
 PRODUCT = "s3compliance"
 #: Our severities as OCSF's ``severity_id``.
@@ -89,11 +90,6 @@ def _epoch_ms(timestamp: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _partition(arn: str) -> str:
-    """``aws``, ``aws-cn``...: no import of the scan (``export`` loads no AWS SDK)."""
-    return arn.split(":")[1] if arn.startswith("arn:") else "aws"
-
-
 def _account(account_id: str, name: str) -> Account:
     return Account(name=name or account_id, type_id=TypeID.AWS_Account, uid=account_id)
 
@@ -123,13 +119,13 @@ def _status(finding: dict[str, Any]) -> tuple[StatusID, str, str]:
 
 def compliance_finding(
     finding: dict[str, Any],
-    where: dict[str, str],
+    place: Place,
     time_ms: int,
     tool_version: str,
     org_id: str = "",
 ) -> CloudComplianceFinding:
-    """One finding of the report (``where``: account id and name, bucket, ARN, region) as a
-    Compliance Finding."""
+    """One finding of the report, at its place (account, bucket, ARN, region), as a Compliance
+    Finding."""
     check_id = finding["check_id"]
     check = CATALOGUE.get(check_id)
     title = check.title if check else check_id
@@ -137,21 +133,21 @@ def compliance_finding(
     status_id, status, detail = _status(finding)
     compliance_status = COMPLIANCE_STATUS[finding["status"]]
     severity = finding.get("severity") or "none"
-    account = _account(where["account_id"], where["account_name"])
-    partition = _partition(where["bucket_arn"])
-    if where["bucket"]:
+    account = _account(place.account_id, place.account_name)
+    partition = place.partition
+    if place.bucket:
         resource = ResourceDetails(
-            uid=where["bucket_arn"],
-            name=where["bucket"],
+            uid=place.bucket_arn,
+            name=place.bucket,
             type="AwsS3Bucket",
-            region=where["region"] or None,
+            region=place.region or None,
             cloud_partition=partition,
             owner=_owner(account),
             data={"evidence": finding.get("evidence", {})},
         )
     else:  # an account-level finding names the account
         resource = ResourceDetails(
-            uid=where["account_id"],
+            uid=place.account_id,
             name=account.name,
             type="AwsAccount",
             cloud_partition=partition,
@@ -197,7 +193,7 @@ def compliance_finding(
         cloud=Cloud(
             provider="AWS",
             account=account,
-            region=where["region"] or None,
+            region=place.region or None,
             org=organization,
         ),
         unmapped=(
@@ -211,57 +207,20 @@ def compliance_finding(
     )
 
 
-def _finding_id(finding: dict[str, Any], where: dict[str, str]) -> str:
-    """The report's ``finding_id``; a report written before ids existed gets it computed the
-    way the scan computes it."""
-    if finding.get("finding_id"):
-        return str(finding["finding_id"])
-    from s3compliance.scan.engine import finding_id  # a report of an older version only
-
-    partition = _partition(where["bucket_arn"])
-    return finding_id(partition, where["account_id"], where["bucket"], finding["check_id"])
+def ocsf_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every finding of a (validated) findings report, bucket-level then account-level, as
+    OCSF Compliance Finding dicts (JSON types, no null fields)."""
+    time_ms = _epoch_ms(report["generated_at"])
+    version = report.get("tool_version", __version__)
+    return [
+        compliance_finding(finding, place, time_ms, version, place.org_id).model_dump(
+            mode="json", exclude_none=True
+        )
+        for finding, place in placed_findings(report)
+    ]
 
 
 def ocsf_json(findings: list[dict[str, Any]]) -> str:
     """``findings.ocsf.json``: the array of :func:`ocsf_findings`, as the run folder and
     ``s3compliance export`` write it."""
     return json.dumps(findings, indent=2, ensure_ascii=False) + "\n"
-
-
-def ocsf_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every finding of a (validated) findings report, bucket-level then account-level, as
-    OCSF Compliance Finding dicts (JSON types, no null fields)."""
-    time_ms = _epoch_ms(report["generated_at"])
-    version = report.get("tool_version", __version__)
-    names = {a["account_id"]: a.get("account_name", "") for a in report.get("accounts", [])}
-    org_ids = {a["account_id"]: a.get("org_id", "") for a in report.get("accounts", [])}
-    out = []
-    home = report["regions"][0] if report["regions"] and report["regions"][0] != "*" else ""
-    placed: list[tuple[dict[str, Any], dict[str, str]]] = []
-    for bucket in report["buckets"]:
-        account_id = bucket.get("account_id", report["account_id"])
-        where = {
-            "account_id": account_id,
-            "account_name": bucket.get("account_name") or names.get(account_id, ""),
-            "bucket": bucket["bucket_name"],
-            "bucket_arn": bucket.get("bucket_arn") or f"arn:aws:s3:::{bucket['bucket_name']}",
-            "region": bucket.get("region", ""),
-        }
-        placed.extend((f, where) for f in bucket["findings"])
-    for finding in report.get("account_findings", []):
-        account_id = finding.get("account_id", report["account_id"])
-        where = {
-            "account_id": account_id,
-            "account_name": names.get(account_id, ""),
-            "bucket": "",
-            "bucket_arn": "",
-            "region": home,
-        }
-        placed.append((finding, where))
-    for finding, where in placed:
-        finding = {**finding, "finding_id": _finding_id(finding, where)}
-        model = compliance_finding(
-            finding, where, time_ms, version, org_ids.get(where["account_id"], "")
-        )
-        out.append(model.model_dump(mode="json", exclude_none=True))
-    return out
