@@ -606,28 +606,29 @@ def _securityhub(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """A findings file as OCSF Compliance Findings, validated first like ``import-plan``;
-    written atomically to ``--output``, or to standard output."""
-    if args.format == "asff":
-        print(
-            "s3compliance: bad arguments: --format asff comes with the Security Hub import "
-            "(not built yet); use --format ocsf",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    """A findings file as OCSF Compliance Findings (or ASFF, as ``securityhub`` would import
+    them, every finding, PASS included, timed at the run), validated first like
+    ``import-plan``; written atomically to ``--output``, or to standard output."""
+    from s3compliance.outputs.asff import asff_findings
     from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
     from s3compliance.outputs.runfolder import atomic_write_text
+    from s3compliance.params import home_region
 
     report = _read_findings(args.findings)
     if report is None:
         return EXIT_USAGE
-    findings = ocsf_findings(report)
+    if args.format == "asff":
+        region = home_region(report["regions"])
+        findings = asff_findings(report, region, report["generated_at"])
+    else:
+        findings = ocsf_findings(report)
     text = ocsf_json(findings)
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
     atomic_write_text(args.output, text)
-    print(f"{args.output}: {len(findings)} OCSF Compliance Finding(s)", file=sys.stderr)
+    kind = "OCSF Compliance Finding(s)" if args.format == "ocsf" else "ASFF finding(s)"
+    print(f"{args.output}: {len(findings)} {kind}", file=sys.stderr)
     return EXIT_OK
 
 

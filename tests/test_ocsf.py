@@ -153,10 +153,18 @@ def test_export_refuses_a_bad_findings_file_in_one_line(tmp_path, capsys, conten
     assert captured.out == "" and said in captured.err and captured.err.count("\n") == 1
 
 
-def test_asff_is_refused_until_security_hub_lands(tmp_path, capsys) -> None:
-    path = tmp_path / "findings.json"
-    assert main(["export", "--findings", str(path), "--format", "asff"]) == EXIT_USAGE
-    assert "--format asff comes with the Security Hub import" in capsys.readouterr().err
+def test_export_asff_gives_every_finding_as_security_hub_would_take_it(demo_run, capsys) -> None:
+    from s3compliance.outputs.asff import validate_asff
+
+    result, folder = demo_run
+    args = ["export", "--findings", str(folder / "findings.json"), "--format", "asff"]
+    assert main(args) == EXIT_OK
+    findings = json.loads(capsys.readouterr().out)
+    for finding in findings:
+        validate_asff(finding)
+    ids = [f["ProductFields"]["s3compliance/finding_id"] for f in findings]
+    assert ids == list(result.all_findings()["finding_id"])
+    assert {f["UpdatedAt"] for f in findings} == {GENERATED}
 
 
 def test_a_report_of_an_older_version_gets_the_same_ids() -> None:
