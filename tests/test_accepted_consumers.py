@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_alerts import drain
+from test_alerts import drain, published_metrics
 
 from s3compliance.cli import EXIT_OK, main
 from s3compliance.iac import remediation as rem
@@ -137,26 +136,14 @@ def test_metrics_count_accepted_buckets_apart(demo) -> None:
     params, scanner, result = scan("2026-12-01", publish_metrics=True)
     outcome = runner.alerts_step(result, scanner, params)
     assert outcome.iloc[0][["sent", "failed"]].tolist() == [5, 0]
-    cloudwatch = session.client("cloudwatch", region_name="us-east-1")
-    now = datetime.now(UTC)
-    values = {}
-    for name in ("TotalBuckets", "CompliantBuckets", "NonCompliantBuckets", "AcceptedBuckets"):
-        stats = cloudwatch.get_metric_statistics(
-            Namespace="S3Compliance",
-            MetricName=name,
-            Dimensions=[{"Name": "Region", "Value": "us-east-1"}],
-            StartTime=now - timedelta(hours=1),
-            EndTime=now + timedelta(minutes=5),
-            Period=60,
-            Statistics=["Maximum"],
-        )
-        values[name] = stats["Datapoints"][0]["Maximum"]
+    values = published_metrics(session)
     # 6 buckets: compliant-01; legacy-bare-01/02 and lifecycle-365-01 accepted; legacy-bare-03
     # and lifecycle-365-02 non-compliant
     assert values == {
         "TotalBuckets": 6,
         "CompliantBuckets": 1,
         "NonCompliantBuckets": 2,
+        "HighSeverityBuckets": 1,  # legacy-bare-03: its four FAILs are not accepted
         "AcceptedBuckets": 3,
     }
 
@@ -314,6 +301,10 @@ def test_explore_filters_accepted_and_shows_the_exception(demo, tmp_path) -> Non
     assert "<b>RISK-LC</b> (lifecycle) until 2027-03-31, owner records@example.com" in told
     assert "legal hold" in told
     assert explore.exceptions_html(run, "demo-compliant-01") == ""
+    # a report whose exceptions section is missing still names the exception, without details
+    del run.report["exceptions"]
+    told = explore.exceptions_html(run, "demo-lifecycle-365-01")
+    assert "<b>RISK-LC</b> (lifecycle) until ?, owner ?: </li>" in told
     # the explorer's widgets offer the filter
     widget = explore.explorer(run)
     dropdowns = [w for box in widget.children[:2] for w in box.children]

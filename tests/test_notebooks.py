@@ -102,6 +102,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
         "failures_by_check.png",
         "findings.csv",
         "findings.json",
+        "findings.ocsf.json",
         "findings.parquet",
         "frameworks.png",
         "heatmap.png",

@@ -250,6 +250,7 @@ def test_write_report_into_a_given_run_dir(result, tmp_path: Path) -> None:
         "buckets.parquet",
         "findings.csv",
         "findings.json",
+        "findings.ocsf.json",
         "findings.parquet",
         "run.json",
         "status.png",
