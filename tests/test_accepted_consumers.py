@@ -282,7 +282,7 @@ def test_runs_written_before_exceptions_read_as_having_none(demo) -> None:
     assert trend == {"2026-12-01": 0, "2026-12-02": 9}
 
 
-def test_explore_filters_accepted_and_shows_the_exception(demo, tmp_path) -> None:
+def test_explore_filters_accepted_and_shows_the_exception(demo, tmp_path, capsys) -> None:
     _, scan = demo
     params, _, result = scan("2026-12-01")
     folder = write_report(result, params.output_dir, "x", generated_at="2026-12-01T06:00:00Z")
@@ -301,6 +301,12 @@ def test_explore_filters_accepted_and_shows_the_exception(demo, tmp_path) -> Non
     assert "<b>RISK-LC</b> (lifecycle) until 2027-03-31, owner records@example.com" in told
     assert "legal hold" in told
     assert explore.exceptions_html(run, "demo-compliant-01") == ""
+    # outside a kernel HTML shows as its repr: the accepted bucket has one block more
+    capsys.readouterr()
+    explore.show_bucket(run, "demo-lifecycle-365-01")
+    assert capsys.readouterr().out.count("<IPython.core.display.HTML object>") == 3
+    explore.show_bucket(run, "demo-compliant-01")
+    assert capsys.readouterr().out.count("<IPython.core.display.HTML object>") == 2
     # a report whose exceptions section is missing still names the exception, without details
     del run.report["exceptions"]
     told = explore.exceptions_html(run, "demo-lifecycle-365-01")

@@ -39,7 +39,7 @@ from s3compliance.scan.aws import Clients
 from s3compliance.scan.engine import run_scan
 from s3compliance.scan.retry import RetryPolicy
 from s3compliance.testing.demo import demo_account, demo_params
-from s3compliance.testing.securityhub_demo import hub_findings, securityhub_demo
+from s3compliance.testing.securityhub_demo import hub_findings
 
 ACCOUNT = "123456789012"
 NOW = "2026-12-01T06:00:00Z"
@@ -47,11 +47,11 @@ LATER = "2026-12-02T06:00:00Z"
 RETRY = RetryPolicy(attempts=2, max_wait_s=0, sleep=lambda _s: None)
 
 
-def test_the_demo_shows_the_whole_lifecycle() -> None:
+def test_the_demo_shows_the_whole_lifecycle(capsys) -> None:
     """The issue's "done when": plan, apply, re-run, fix, delete on the embedded account."""
-    said: list[str] = []
-    assert securityhub_demo(said.append) == 0
-    text = "\n".join(said)
+    assert main(["securityhub", "--demo"]) == EXIT_OK
+    text = capsys.readouterr().out
+    said = text.splitlines()
     # 110 FAIL/ERROR findings on the mission profile (demo fleet: 108 FAIL + 2 ERROR)
     assert "Security Hub: 110 create, 0 update, 0 archive" in text
     assert "Security Hub: 0 create, 110 update, 0 archive" in text  # a re-run never duplicates
@@ -487,6 +487,11 @@ def test_the_notebook_step(hub_account, tmp_path, capsys) -> None:
     assert table["action"].value_counts().to_dict() == {"create": 10}
     assert len(hub_findings(hub)) == 10
     assert "Security Hub: 10 create" in capsys.readouterr().out
+    # a failed import stops the notebook with one line (the client is the scanner's own)
+    with Stubber(hub) as stub:
+        stub.add_client_error("batch_import_findings", "AccessDeniedException", "no")
+        with pytest.raises(runner.NotebookStop, match="10 FAILED"):
+            runner.securityhub_step(folder, scanner, on)
 
 
 def test_an_organization_imports_each_accounts_findings_through_its_role(tmp_path) -> None:
@@ -528,3 +533,105 @@ def test_an_organization_imports_each_accounts_findings_through_its_role(tmp_pat
         assert {f["AwsAccountId"] for f in hub_findings(own)} <= {caller}
     finally:
         demo.stop()
+
+
+def _stubbed_client():
+    import boto3
+
+    return boto3.client(
+        "securityhub", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def test_refused_calls_are_failures_and_a_failed_import_changes_no_workflow() -> None:
+    """AccessDenied on an import or a workflow change is a named failure, never a crash; a
+    finding whose import failed gets no workflow change (there may be no such finding)."""
+    client = _stubbed_client()
+    accepted, other = _asff(1, exception="RISK-1"), _asff(2, exception="RISK-2")
+    plan = securityhub.plan_import([accepted], securityhub.empty_state(), NOW, [ACCOUNT])
+    with Stubber(client) as stub:
+        stub.add_client_error("batch_import_findings", "AccessDeniedException", "no")
+        outcome = securityhub.send(plan, lambda _a: client, RETRY, validate_asff)
+        stub.assert_no_pending_responses()  # and no batch_update_findings was made
+    assert outcome.failures == [f"{accepted['Id']}: AccessDeniedException"]
+    plan = securityhub.plan_import([other], securityhub.empty_state(), NOW, [ACCOUNT])
+    with Stubber(client) as stub:
+        stub.add_response(
+            "batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []}
+        )
+        stub.add_client_error("batch_update_findings", "AccessDeniedException", "no")
+        outcome = securityhub.send(plan, lambda _a: client, RETRY, validate_asff)
+    assert (outcome.imported, outcome.failures) == (1, [f"{other['Id']}: AccessDeniedException"])
+
+
+def test_the_cli_reports_every_row_and_each_way_it_can_fail(
+    moto_server, server_session, tmp_path, capsys, monkeypatch
+) -> None:
+    """Against the moto server: the plan of a whole demo run (more rows than it prints), the
+    apply, an import failure (exit 1) and Security Hub not enabled (exit 1, one line)."""
+    from s3compliance.cli import securityhub as command
+
+    with demo_account() as session:
+        params = demo_params(output_dir=str(tmp_path / "out"))
+        result = run_scan(params, clients=Clients(session, None, 8), progress=False)
+    findings = tmp_path / "findings.json"
+    findings.write_text(json.dumps(build_report(result, NOW)))
+    monkeypatch.chdir(tmp_path)  # no --params: the default output folder is ./output
+    args = ["securityhub", "--findings", str(findings), "--endpoint-url", moto_server]
+    assert main(args) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Security Hub plan: 110 create" in out and "... and 90 more" in out
+    server_session.client(
+        "securityhub", region_name="us-east-1", endpoint_url=moto_server
+    ).enable_security_hub()
+    assert main([*args, "--apply"]) == EXIT_OK
+    assert "110 imported" in capsys.readouterr().out
+    assert read_state(tmp_path / "output")["findings"]
+    # AWS's refusals moto does not emulate come from Stubber, through the CLI's client factory
+    client = _stubbed_client()
+    monkeypatch.setattr(command, "_securityhub_clients", lambda _params: lambda _a: client)
+    with Stubber(client) as stub:
+        stub.add_client_error("batch_import_findings", "InvalidAccessException", "not subscribed")
+        assert main([*args, "--apply"]) == EXIT_FAILURE
+    assert "Security Hub is not enabled" in capsys.readouterr().err
+    with Stubber(client) as stub:
+        for _ in range(2):  # 110 findings: two calls
+            stub.add_client_error("batch_import_findings", "ThrottlingException", "slow down")
+        assert main([*args, "--apply"]) == EXIT_FAILURE
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_each_account_gets_a_client_of_its_own(moto_server, server_session) -> None:
+    """The CLI's client factory: the caller's own account directly, another through the scan
+    role (moto's STS gives the role session that account's identity)."""
+    from s3compliance.cli.securityhub import _securityhub_clients
+    from s3compliance.params import validate
+
+    params = validate({"endpoint_url": moto_server, "retry_attempts": 1}, "<test>")
+    client_for = _securityhub_clients(params)
+    own = client_for(ACCOUNT)
+    other = client_for("444455556666")
+    assert own is client_for(ACCOUNT)  # built once
+    other.enable_security_hub()
+    finding = {**_minimal(), "AwsAccountId": "444455556666"}
+    assert other.batch_import_findings(Findings=[finding])["SuccessCount"] == 1
+    assert [f["AwsAccountId"] for f in hub_findings(other)] == ["444455556666"]
+    assert all(f["AwsAccountId"] != "444455556666" for f in hub_findings(own))
+
+
+def test_a_report_of_a_check_no_longer_in_the_catalogue_has_no_remediation() -> None:
+    from s3compliance.outputs.asff import asff_finding
+    from s3compliance.outputs.contract import Place
+
+    place = Place(ACCOUNT, "", "b", "arn:aws:s3:::b", "us-east-1")
+    finding = {
+        "finding_id": "0" * 16,
+        "check_id": "retired_check",
+        "status": "FAIL",
+        "severity": "low",
+        "reason": "r",
+    }
+    built = asff_finding(finding, place, "us-east-1", NOW)
+    validate_asff(built)
+    assert "Remediation" not in built and built["Title"] == "retired_check"
+    assert built["Types"] == ["Software and Configuration Checks/Industry and Regulatory Standards"]

@@ -26,10 +26,17 @@ STATES = ("expired", "unused", "expiring", "active")
 Tags = Mapping[str, dict[str, str] | None]
 
 
-def _covering(
-    entries: list[RiskException], account_id: str, region: str, bucket: str, check_id: str
-) -> list[RiskException]:
-    return [e for e in entries if e.scopes(account_id, region, bucket, check_id)]
+#: How many covered findings an exception's row names (the count says how many there are).
+COVERS_SHOWN = 20
+
+
+def _by_check(entries: list[RiskException]) -> dict[str, list[RiskException]]:
+    """The entries naming each check: a finding is only tested against those."""
+    index: dict[str, list[RiskException]] = {}
+    for entry in entries:
+        for check_id in entry.checks:
+            index.setdefault(check_id, []).append(entry)
+    return index
 
 
 def apply_exceptions(
@@ -44,7 +51,7 @@ def apply_exceptions(
     for column in EXCEPTION_COLUMNS:
         if column not in out:
             out[column] = ""
-    active = exceptions.active() if exceptions is not None else []
+    active = _by_check(exceptions.active()) if exceptions is not None else {}
     if not active or out.empty:
         return out
     ids, expiries, reasons = list(out["exception_id"]), list(out["exception_expires"]), []
@@ -56,7 +63,9 @@ def apply_exceptions(
         reasons.append(reason)
         if status != "FAIL":
             continue
-        candidates = _covering(active, account_id, region, bucket, check_id)
+        candidates = [
+            e for e in active.get(check_id, ()) if e.scopes(account_id, region, bucket, check_id)
+        ]
         bucket_tags = tags.get(bucket)
         applying = [
             e
@@ -96,20 +105,21 @@ def exception_states(
     ``when_tagged`` then counts the findings its scope names, and ``note`` says so.
     States: ``expired`` (past its date), ``unused`` (active, covers no FAIL: it may be removed),
     ``expiring`` (within ``warning_days`` of its end), ``active``. Without ``findings`` (a file
-    checked on its own) no entry is ``unused`` and ``findings`` is None.
+    checked on its own) no entry is ``unused`` and ``findings`` is None. One pass over the FAILs,
+    each tested only against the active entries that name its check.
     """
     known = findings is not None
     if findings is None:
         findings = pd.DataFrame(columns=["account_id", "region", "bucket", "check_id", "status"])
     fails = findings[findings["status"] == "FAIL"]
-    rows: list[dict[str, Any]] = []
-    for entry in exceptions.entries:
-        covered: list[str] = []
-        expired = not entry.active_on(exceptions.run_date)  # it covers nothing any more
-        for account_id, region, bucket, check_id in zip(
-            fails["account_id"], fails["region"], fails["bucket"], fails["check_id"], strict=True
-        ):
-            if expired or not entry.scopes(account_id, region, bucket, check_id):
+    run_date = exceptions.run_date
+    by_check = _by_check(exceptions.active())
+    covered: dict[str, list[str]] = {e.id: [] for e in exceptions.entries}
+    for account_id, region, bucket, check_id in zip(
+        fails["account_id"], fails["region"], fails["bucket"], fails["check_id"], strict=True
+    ):
+        for entry in by_check.get(check_id, ()):
+            if not entry.scopes(account_id, region, bucket, check_id):
                 continue
             bucket_tags = None if tags is None else tags.get(bucket)
             if (
@@ -118,9 +128,11 @@ def exception_states(
                 and not (bucket_tags is not None and entry.tagged(bucket_tags))
             ):
                 continue
-            covered.append(f"{bucket} ({check_id})")
-        run_date = exceptions.run_date
-        state = _state(entry, run_date, exceptions.warning_days, bool(covered) or not known)
+            covered[entry.id].append(f"{bucket} ({check_id})")
+    rows: list[dict[str, Any]] = []
+    for entry in exceptions.entries:
+        mine = covered[entry.id]
+        state = _state(entry, run_date, exceptions.warning_days, bool(mine) or not known)
         note = "tags unknown here: counted by scope" if entry.when_tagged and tags is None else ""
         rows.append(
             {
@@ -134,8 +146,11 @@ def exception_states(
                 "ticket": entry.ticket,
                 "checks": ", ".join(entry.checks),
                 "buckets": ", ".join(entry.buckets),
-                "findings": len(covered) if known else None,
-                "covers": "; ".join(covered),
+                "findings": len(mine) if known else None,
+                "covers": "; ".join(mine[:COVERS_SHOWN])
+                + (
+                    f"; ... and {len(mine) - COVERS_SHOWN} more" if len(mine) > COVERS_SHOWN else ""
+                ),
                 "note": note,
             }
         )

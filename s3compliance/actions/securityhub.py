@@ -187,10 +187,6 @@ class Outcome:
     updated: int = 0
     failures: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
 
 def _call(retry: RetryPolicy, fn: Callable[..., Any], **kwargs: Any) -> Any:
     try:
