@@ -635,3 +635,16 @@ def test_a_report_of_a_check_no_longer_in_the_catalogue_has_no_remediation() -> 
     validate_asff(built)
     assert "Remediation" not in built and built["Title"] == "retired_check"
     assert built["Types"] == ["Software and Configuration Checks/Industry and Regulatory Standards"]
+
+
+def test_a_run_with_nothing_to_send_plans_nothing(tmp_path, capsys, monkeypatch) -> None:
+    with demo_account() as session:
+        params = demo_params(output_dir=str(tmp_path / "out"), include=["demo-compliant-01"])
+        result = run_scan(params, clients=Clients(session, None, 4), progress=False)
+    findings = tmp_path / "findings.json"
+    findings.write_text(json.dumps(build_report(result, NOW)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["securityhub", "--findings", str(findings)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("Security Hub plan: 0 create, 0 update, 0 archive") and "5 skip" in out
+    assert "s3compliance/" not in out  # no row printed: every PASS is skipped
