@@ -30,6 +30,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
 	$(BIN)/python bench/org_bench.py --accounts 20 --buckets 100 --latency-ms 30
 	$(BIN)/python bench/history_bench.py --days 365 --accounts 20 --buckets 500
+	$(BIN)/python bench/findings_bench.py --buckets 20000 --exceptions 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
