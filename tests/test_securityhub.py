@@ -408,6 +408,23 @@ def test_the_cli_plans_by_default_and_refuses_bad_inputs(tmp_path, capsys) -> No
     state_path(tmp_path / "out").write_text('{"version": 9}')
     with pytest.raises(StateUnreadable, match="not a Security Hub state of version 1"):
         read_state(tmp_path / "out")
+    # an entry that is not what an import wrote is refused, naming where (never a KeyError)
+    entry = {
+        "account_id": ACCOUNT,
+        "compliance": "FAILED",
+        "record_state": "ACTIVE",
+        "workflow": "NEW",
+        "updated_at": NOW,
+        "finding": _minimal(),
+    }
+    good = {"version": 1, "findings": {"s3compliance/x": entry}}
+    state_path(tmp_path / "out").write_text(json.dumps(good))
+    assert read_state(tmp_path / "out") == good
+    for key, value in (("record_state", "GONE"), ("account_id", "me"), ("finding", {})):
+        bad_state = {"version": 1, "findings": {"s3compliance/x": {**entry, key: value}}}
+        state_path(tmp_path / "out").write_text(json.dumps(bad_state))
+        with pytest.raises(StateUnreadable, match="at findings/s3compliance/x"):
+            read_state(tmp_path / "out")
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["securityhub", "--findings", str(bad)]) == EXIT_USAGE

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from s3compliance.actions import securityhub
 from s3compliance.outputs import history
 from s3compliance.outputs.asff import asff_findings, validate_asff
@@ -24,6 +26,36 @@ from s3compliance.params import Params
 from s3compliance.scan.retry import RetryPolicy
 
 STATE_FOLDER = ".securityhub"
+#: What the state file must hold (it is read back as untrusted input, like a findings file).
+STATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "findings"],
+    "properties": {
+        "version": {"const": securityhub.STATE_VERSION},
+        "findings": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": [
+                    "account_id",
+                    "compliance",
+                    "record_state",
+                    "workflow",
+                    "updated_at",
+                    "finding",
+                ],
+                "properties": {
+                    "account_id": {"type": "string", "pattern": "^\\d{12}$"},
+                    "compliance": {"enum": ["PASSED", "FAILED", "NOT_AVAILABLE", "WARNING"]},
+                    "record_state": {"enum": ["ACTIVE", "ARCHIVED"]},
+                    "workflow": {"enum": ["NEW", "SUPPRESSED"]},
+                    "updated_at": {"type": "string"},
+                    "finding": {"type": "object", "required": ["Id", "ProductArn", "Resources"]},
+                },
+            },
+        },
+    },
+}
 
 
 class StateUnreadable(ValueError):
@@ -46,12 +78,13 @@ def read_state(output_dir: str | Path) -> dict[str, Any]:
             f"{path}: cannot read the Security Hub state ({type(exc).__name__}); restore it, or "
             "remove it to start over (findings of deleted buckets are then not archived)"
         ) from None
-    if not (
-        isinstance(state, dict)
-        and state.get("version") == securityhub.STATE_VERSION
-        and isinstance(state.get("findings"), dict)
-    ):
-        raise StateUnreadable(f"{path}: not a Security Hub state of version 1")
+    errors = list(jsonschema.Draft202012Validator(STATE_SCHEMA).iter_errors(state))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "the top"
+        raise StateUnreadable(
+            f"{path}: not a Security Hub state of version 1 ({errors[0].validator} at {where}); "
+            "restore it, or remove it to start over"
+        )
     return state
 
 
