@@ -95,6 +95,11 @@ class Params:
     securityhub: bool = False
     securityhub_include_passed: bool = False
     securityhub_region: str | None = None
+    # Evidence (README "Evidence"): sign each run's manifest, archive runs write-once.
+    evidence_signing: str | None = None
+    evidence_archive: str | None = None
+    evidence_archive_allow_mutable: bool = False
+    evidence_retention_days: int = 2190
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,6 +248,13 @@ SCHEMA: dict[str, Any] = {
         "securityhub": {"type": "boolean"},
         "securityhub_include_passed": {"type": "boolean"},
         "securityhub_region": {"type": ["string", "null"], "pattern": "^[a-z]{2}(-[a-z0-9]+)+$"},
+        "evidence_signing": {"type": ["string", "null"], "pattern": "^(kms|file):.+$"},
+        "evidence_archive": {
+            "type": ["string", "null"],
+            "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/].*)?$",
+        },
+        "evidence_archive_allow_mutable": {"type": "boolean"},
+        "evidence_retention_days": {"type": "integer", "minimum": 1, "maximum": 36500},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
@@ -263,6 +275,10 @@ def known_regions() -> set[str]:
 _HINTS = {
     "accounts": "expected null (this account), 'organization', or a list of 12-digit account ids",
 }
+_PATTERN_HINTS = {
+    "evidence_signing": "expected kms:<key id or ARN> or file:<path to a PEM private key>",
+    "evidence_archive": "expected s3://bucket or s3://bucket/prefix",
+}
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -273,6 +289,8 @@ def _where(error: jsonschema.ValidationError) -> str:
     key = path[0] if path else "(top level)"
     index = f"[{path[1]}]" if len(path) > 1 else ""
     message = _HINTS.get(key, error.message) if error.validator == "oneOf" else error.message
+    if error.validator == "pattern" and key in _PATTERN_HINTS:
+        message = f"{error.instance!r}: {_PATTERN_HINTS[key]}"
     return f"key '{key}'{index}: {message}"
 
 
@@ -325,7 +343,22 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
             params.exceptions()
         except ExceptionsError as exc:
             raise ParamsError(str(exc)) from None
+    if params.evidence_signing and params.evidence_signing.startswith("file:"):
+        params = replace(params, evidence_signing=_signing_key_file(params, source))
     return params
+
+
+def _signing_key_file(params: Params, source: str) -> str:
+    """``file:<path>`` made absolute, the key read now: a key that cannot sign is a bad
+    parameter, said before the scan rather than found after it."""
+    from s3compliance.outputs.signing import KeyUnusable, load_private_key
+
+    path = Path(params.evidence_signing.removeprefix("file:")).resolve()  # type: ignore[union-attr]
+    try:
+        load_private_key(path)
+    except KeyUnusable as exc:
+        raise ParamsError(f"{source}: key 'evidence_signing': {exc}") from None
+    return f"file:{path}"
 
 
 def _check_accounts(data: dict[str, Any], source: str) -> None:
@@ -353,6 +386,14 @@ def _check_accounts(data: dict[str, Any], source: str) -> None:
             f"{source}: key 'securityhub': the demo account lives in the report's kernel, out "
             "of reach after the run; use `s3compliance securityhub --demo`"
         )
+    for key in ("evidence_archive", "evidence_signing"):
+        value = data.get(key) or ""
+        if demo and (key == "evidence_archive" or value.startswith("kms:")):
+            raise ParamsError(
+                f"{source}: key {key!r}: the demo account lives in the report's kernel, so its "
+                "runs cannot reach an AWS archive or KMS key; sign the demo with file:<PEM> "
+                "and use `s3compliance archive --to ... --endpoint-url ...`"
+            )
     if demo is True and accounts is not None:
         raise ParamsError(f"{source}: key 'demo': true is one account; use demo: org")
     if demo == "org" and data.get("engine", "threads") == "dask":

@@ -142,11 +142,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _scan(args: argparse.Namespace) -> int:
     from s3compliance.outputs.report import write_report
+    from s3compliance.outputs.signing import signer_for
     from s3compliance.scan.engine import run_scan
 
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
+    signer = signer_for(params)  # a KMS key that cannot sign stops the run before the scan
     result = run_scan(params)
-    folder = write_report(result)
+    folder = write_report(result, signer=signer)
     print_summary(result, folder)
     return _after_publish(params, folder, _exit_code(result.summary()))
 
@@ -154,8 +156,13 @@ def _scan(args: argparse.Namespace) -> int:
 def _after_publish(
     params: Params, folder: Path, code: int, client_for: Callable[[str], Any] | None = None
 ) -> int:
-    """``securityhub: true``: import the published run; a failed import is exit 1 (it outranks
-    the findings' 3)."""
+    """``evidence_archive``: archive the published run; ``securityhub: true``: import it. A
+    failed archive or import is exit 1 (it outranks the findings' 3)."""
+    if params.evidence_archive:
+        from s3compliance.cli.evidence import archive_folder, print_archive
+
+        if not print_archive(archive_folder(folder, params.evidence_archive, params)):
+            code = EXIT_FAILURE
     if not params.securityhub:
         return code
     report = json.loads((folder / "findings.json").read_text(encoding="utf-8"))

@@ -27,7 +27,13 @@ import pandas as pd
 
 from s3compliance.actions import alerts, tagging
 from s3compliance.outputs.report import build_report
-from s3compliance.outputs.runfolder import atomic_write_text, project_output_dir, staged_run
+from s3compliance.outputs.runfolder import (
+    StagedRun,
+    atomic_write_text,
+    project_output_dir,
+    staged_run,
+)
+from s3compliance.outputs.signing import Signer, signer_for
 from s3compliance.params import KEYS, Params, validate
 from s3compliance.scan.aws import Clients
 from s3compliance.scan.engine import Scanner, ScanResult
@@ -128,9 +134,32 @@ def report_title(params: Params, account_id: str = "") -> str:
     return f"S3 compliance report{account} · {', '.join(params.regions)} · {run_date_of(params)}"
 
 
-def export_html(notebook: Path, html: Path, title: str = "S3 compliance report") -> None:
+def evidence_header(run: StagedRun, signer: Signer | None, params: Params) -> dict[str, Any]:
+    """What the report's top says of its evidence: the run it chains to (that run's manifest
+    digest), who signs it, where it is archived. Its own manifest digest cannot be there: the
+    report is one of the files the manifest hashes."""
+    assert run.final is not None
+    previous = run.previous
+    archive = params.evidence_archive
+    return {
+        "run_id": run.final.name,
+        "previous_run_id": previous.run_id if previous else None,
+        "previous_manifest_sha256": previous.manifest_sha256 if previous else None,
+        "signed_by": signer.key if signer else None,
+        "algorithm": signer.algorithm if signer else None,
+        "archive": f"{archive.rstrip('/')}/{run.final.name}/" if archive else None,
+    }
+
+
+def export_html(
+    notebook: Path,
+    html: Path,
+    title: str = "S3 compliance report",
+    evidence: dict[str, Any] | None = None,
+) -> None:
     """Render an executed notebook as a self-contained HTML report with its code cells hidden
-    (a report, not a program): the ``s3report`` template loads nothing from the network."""
+    (a report, not a program): the ``s3report`` template loads nothing from the network.
+    ``evidence`` (:func:`evidence_header`) is shown at the top."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -143,6 +172,8 @@ def export_html(notebook: Path, html: Path, title: str = "S3 compliance report")
     )
     node = nbformat.read(notebook, as_version=4)
     node.metadata["title"] = title
+    if evidence is not None:
+        node.metadata["s3compliance_evidence"] = evidence
     body, _ = exporter.from_notebook_node(node)
     atomic_write_text(html, body)
 
@@ -176,7 +207,8 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
     if params.demo:
         require_demo_extra()
     output_dir = Path(params.output_dir).resolve()
-    with staged_run(output_dir, params.run_id) as run:
+    signer = signer_for(params)  # a KMS key that cannot sign stops the run before the kernel
+    with staged_run(output_dir, params.run_id, signer) as run:
         executed = run.staging / notebook.name
         values = {
             **params.to_dict(),
@@ -203,9 +235,13 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
             shutil.copyfile(executed, kept)
             raise NotebookFailed(f"{exc.ename}: {exc.evalue} (executed notebook: {kept})") from exc
         report = json.loads((run.staging / "findings.json").read_text())
-        export_html(
-            executed, run.staging / "report.html", report_title(params, report["account_id"])
-        )
+        title = report_title(params, report["account_id"])
+
+        def render(staged: StagedRun) -> None:  # under the publish lock: the chain is known
+            html = staged.staging / "report.html"
+            export_html(executed, html, title, evidence_header(staged, signer, params))
+
+        run.before_publish = render
         summary = report["summary"]
         accounts = pd.DataFrame(report.get("accounts", []))
     assert run.final is not None

@@ -25,6 +25,7 @@ from s3compliance.outputs.contract import (
 )
 from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
 from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with, staged_run
+from s3compliance.outputs.signing import Signer, signer_for
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
 if TYPE_CHECKING:
@@ -285,17 +286,22 @@ def write_report(
     run_dir: str | Path | None = None,
     tables: dict[str, Any] | None = None,
     extra_writers: Iterable[Callable[[Path], Any]] = (),
+    signer: Signer | str | None = "params",
 ) -> Path:
-    """Write a run's files into a new run folder under ``output_dir`` (atomically).
+    """Write a run's files into a new run folder under ``output_dir`` (atomically), sealed by
+    its manifest; signed by ``signer`` (by default the one ``evidence_signing`` names).
 
-    With ``run_dir`` (a staging folder that ``s3compliance run`` made and will publish itself),
-    the files go straight into it.
+    With ``run_dir`` (a staging folder that ``s3compliance run`` made and will publish and seal
+    itself), the files go straight into it.
     """
     if run_dir:  # the caller publishes it: its planned name is the run id, when it says so
         return write_run_files(
             result, Path(run_dir), figures, generated_at, tables, extra_writers, run_id
         )
-    with staged_run(output_dir or result.params.output_dir, run_id or result.params.run_id) as run:
+    if isinstance(signer, str):
+        signer = signer_for(result.params)
+    output_dir = output_dir or result.params.output_dir
+    with staged_run(output_dir, run_id or result.params.run_id, signer) as run:
         write_run_files(
             result, run.staging, figures, generated_at, tables, extra_writers, run.planned.name
         )

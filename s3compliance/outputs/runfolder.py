@@ -5,11 +5,18 @@ renamed into place in one step: a crash leaves either a complete run folder or n
 touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest run.
 Everything that writes into a run folder (the report, the charts, the Pulumi program) goes
 through here.
+
+Publishing happens under a lock on the output folder: the folder's name, the run it chains to
+(``previous``), the last files that depend on them (the HTML report's evidence header), the
+manifest and its signature are all decided and written there, in that order, so the manifest is
+the last file and covers every other one (see ``manifest.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +24,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from s3compliance import __version__
+from s3compliance.outputs.manifest import (
+    CHAIN_STATE,
+    MANIFEST,
+    SIGNATURE,
+    Link,
+    build_manifest,
+    chain_head,
+    chain_state_text,
+    manifest_bytes,
+    publish_lock,
+)
+from s3compliance.outputs.signing import Signer, signature_document
 
 
 def _umask() -> int:
@@ -40,6 +61,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes written exactly (the manifest is hashed as written)."""
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
@@ -88,15 +114,44 @@ class StagedRun:
     #: taken unless another run took it meanwhile (then the next free name, and ``final`` says).
     planned: Path
     final: Path | None = None
+    #: The run published before this one (None for the first), known once publishing starts.
+    previous: Link | None = None
+    #: Called under the publish lock once ``final`` and ``previous`` are decided, before the
+    #: manifest: the last files that name them (the HTML report) are written here.
+    before_publish: Callable[[StagedRun], None] | None = None
+    #: This run in the chain, once published.
+    link: Link | None = None
+
+
+def seal(folder: Path, run_id: str, previous: Link | None, signer: Signer | None) -> Link:
+    """Write ``manifest.json`` (and, with a signer, ``manifest.sig.json``) as the folder's last
+    files. The signature is made before either is written: a signing failure raises and leaves
+    the folder as it was (no half-sealed run)."""
+    try:
+        meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        meta = {}
+    manifest = build_manifest(folder, run_id, previous, {**meta, "tool_version": __version__})
+    data = manifest_bytes(manifest)
+    digest = hashlib.sha256(data).hexdigest()
+    signature = signature_document(signer, digest) if signer else None
+    atomic_write_bytes(folder / MANIFEST, data)
+    if signature:
+        atomic_write_text(folder / SIGNATURE, json.dumps(signature, indent=2) + "\n")
+    return Link(run_id, digest, manifest["sequence"])
 
 
 @contextlib.contextmanager
-def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun]:
+def staged_run(
+    output_dir: str | Path, run_id: str | None, signer: Signer | None = None
+) -> Iterator[StagedRun]:
     """A hidden staging folder that becomes ``output_dir/<run_id>`` when the block succeeds.
 
     If the block raises, the staging folder is removed and nothing under ``output_dir`` changes.
-    On success it is renamed into place (``-2``, ``-3``... if the name is taken) and ``latest``
-    is pointed at it.
+    On success, under the publish lock: the name is taken (``-2``, ``-3``... if it is), the run
+    is chained to the last one published, ``before_publish`` runs, the manifest is written (and
+    signed by ``signer``: a failure publishes nothing), the folder is renamed into place, and
+    the chain's head and ``latest`` point at it.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -106,12 +161,19 @@ def staged_run(output_dir: str | Path, run_id: str | None) -> Iterator[StagedRun
     try:
         os.chmod(run.staging, 0o777 & ~_umask())
         yield run
-        run.final = run.planned if not run.planned.exists() else _free_run_dir(output_dir, run_id)
-        os.rename(run.staging, run.final)
+        with publish_lock(output_dir):
+            taken = run.planned.exists()
+            run.final = _free_run_dir(output_dir, run_id) if taken else run.planned
+            run.previous = chain_head(output_dir)
+            if run.before_publish:
+                run.before_publish(run)
+            run.link = seal(run.staging, run.final.name, run.previous, signer)
+            os.rename(run.staging, run.final)
+            atomic_write_text(output_dir / CHAIN_STATE, chain_state_text(run.link))
+            point_latest(output_dir, run.final)
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)
         raise
-    point_latest(output_dir, run.final)
 
 
 def project_output_dir(cwd: Path | None = None) -> Path:
