@@ -388,7 +388,7 @@ def _check_accounts(data: dict[str, Any], source: str) -> None:
         )
     for key in ("evidence_archive", "evidence_signing"):
         value = data.get(key) or ""
-        if demo and (key == "evidence_archive" or value.startswith("kms:")):
+        if demo and value and (key == "evidence_archive" or value.startswith("kms:")):
             raise ParamsError(
                 f"{source}: key {key!r}: the demo account lives in the report's kernel, so its "
                 "runs cannot reach an AWS archive or KMS key; sign the demo with file:<PEM> "

@@ -130,7 +130,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     assert printed.count("first run: no history yet") == 2
     report = json.loads((folder / "findings.json").read_text())
     assert report["summary"]["total_buckets"] == 138
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".chain.json"]
     # the run folder's Pulumi program adopts exactly the non-compliant buckets (mocked Pulumi)
     from test_pulumi_import import Recorder
 

@@ -129,7 +129,8 @@ def test_run_folder_latest_pointer_and_no_overwrite(result, tmp_path: Path) -> N
     csv = (second / "findings.csv").read_text().splitlines()
     assert csv[0].startswith("account_id,account_name,bucket,bucket_arn,region,check_id,status")
     assert len(csv) == 1 + len(result.findings)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # no staging folder or temporary file left: only the chain's head (README "Evidence")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".chain.json"]
 
 
 def test_default_run_id_is_a_utc_timestamp(result, tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_crash_mid_write_leaves_the_previous_report_intact(
     monkeypatch.setattr(report_mod, "findings_csv", explode)
     with pytest.raises(OSError, match="disk full"):
         write_report(result, tmp_path, "bad")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "latest"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".chain.json", "good", "latest"]
     assert (tmp_path / "latest").resolve() == good.resolve()
     assert (good / "findings.json").read_bytes() == before
 

@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
     policy.add_argument("--profile", help="check profile (default: mission, or the params file's)")
     policy.add_argument("--params", help="YAML parameters file (profile, checks, regions)")
     policy.add_argument(
-        "--with-writes", action="store_true", help="add what tagging and alerting need"
+        "--with-writes",
+        action="store_true",
+        help="add what the opt-in writers need (tags, alerts, Security Hub, evidence archive)",
     )
     org_role = sub.add_parser(
         "org-role", help="Pulumi program: the read-only scan role in every member account"
@@ -91,6 +93,8 @@ def _iam_policy(args: argparse.Namespace) -> int:
         args.with_writes,
         role,
         read_tags=params.exceptions_need_tags,
+        evidence_archive=params.evidence_archive,
+        evidence_signing=params.evidence_signing,
     )
     print(json.dumps(policy, indent=2))
     return EXIT_OK

@@ -75,6 +75,39 @@ def securityhub_actions() -> list[str]:
     return sorted(securityhub.PERMISSIONS)
 
 
+def evidence_statements(archive: str | None, signing: str | None) -> list[dict[str, Any]]:
+    """What the evidence archive (its bucket, as its module declares) and, when a KMS key signs,
+    signing need: kept in statements of their own, scoped to the bucket and key when known."""
+    from s3compliance.actions.archive import PERMISSIONS as ARCHIVE
+    from s3compliance.actions.archive import parse_target
+    from s3compliance.outputs.signing import PERMISSIONS as SIGNING
+
+    resource: str | list[str] = "*"
+    if archive:
+        target = parse_target(archive)
+        objects = f"{target.prefix}/*" if target.prefix else "*"
+        resource = [f"arn:aws:s3:::{target.bucket}", f"arn:aws:s3:::{target.bucket}/{objects}"]
+    statements = [
+        {
+            "Sid": "S3ComplianceEvidenceArchive",
+            "Effect": "Allow",
+            "Action": sorted(ARCHIVE),
+            "Resource": resource,
+        }
+    ]
+    if signing and signing.startswith("kms:"):
+        key = signing.removeprefix("kms:")
+        statements.append(
+            {
+                "Sid": "S3ComplianceEvidenceSigning",
+                "Effect": "Allow",
+                "Action": sorted(SIGNING),
+                "Resource": key if key.startswith("arn:") else "*",
+            }
+        )
+    return statements
+
+
 ORGANIZATION_ACTIONS = [
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
@@ -90,6 +123,8 @@ def iam_policy(
     with_writes: bool = False,
     organization_role: str | None = None,
     read_tags: bool = False,
+    evidence_archive: str | None = None,
+    evidence_signing: str | None = None,
 ) -> dict[str, Any]:
     """An identity policy document granting exactly what the scan needs, read-only.
 
@@ -97,6 +132,8 @@ def iam_policy(
     reviewer sees at once which grants can change the account. ``organization_role`` (the
     scanning account of an organization scan) adds listing the organization and assuming that
     role in the member accounts. ``read_tags``: an exception of the run is narrowed by tags.
+    With writes come the evidence archive's grants (on its bucket, when ``evidence_archive``
+    names it) and, when a KMS key signs the manifests (``evidence_signing``), that key's.
     """
     statements = [
         {
@@ -132,4 +169,5 @@ def iam_policy(
                 "Resource": "*",
             }
         )
+        statements.extend(evidence_statements(evidence_archive, evidence_signing))
     return {"Version": "2012-10-17", "Statement": statements}

@@ -34,7 +34,6 @@ SIGNATURE = "manifest.sig.json"
 NOT_LISTED = (MANIFEST, SIGNATURE)  # the manifest cannot list itself, nor what signs it
 MANIFEST_VERSION = 1
 CHAIN_STATE = ".chain.json"
-LOCK = ".publish.lock"
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 RUN_ID = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _LINK = {
@@ -177,7 +176,7 @@ def publish_lock(output_dir: Path) -> Iterator[None]:
     """Held while a run is named, chained and renamed into place: two runs publishing into the
     same output folder (cron and a person, or the watcher) take turns, so each names the other
     as ``previous`` and none is left out of the chain."""
-    fd = os.open(output_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(output_dir, os.O_RDONLY)  # the folder itself: no lock file left behind
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
