@@ -318,9 +318,10 @@ def verify_sources(
     head: Link | None = None,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda it: it,
 ) -> Verification:
-    """Every run, then the chain between them."""
+    """Every run, then the chain between them (one run alone: its predecessor is elsewhere,
+    so there is no chain to check)."""
     runs = [check_run(source, expected) for source in progress(list(sources))]
-    return Verification(runs, check_chain(runs, head))
+    return Verification(runs, check_chain(runs, head) if len(runs) > 1 or head else [])
 
 
 @dataclass
