@@ -128,10 +128,11 @@ def _s3_client(params: Params, bucket: str) -> Any:
     return clients.s3(headers.get("x-amz-bucket-region") or params.home_region)
 
 
-def archive_folder(path: Path, url: str, params: Params) -> list[Outcome]:
+def archive_folder(path: Path, url: str, params: Params, client: Any = None) -> list[Outcome]:
     """Archive every run of ``path`` (a run folder or an output folder) to ``url``: each run is
     verified locally first (a run that no longer matches its manifest is not archived), the
-    bucket checked once. Raises ``ArchiveRefused`` / ``ArchiveUnavailable``."""
+    bucket checked once (through ``client``, default: one in the bucket's region). Raises
+    ``ArchiveRefused`` / ``ArchiveUnavailable``."""
     from tqdm import tqdm
 
     from s3compliance.actions.archive import (
@@ -161,7 +162,7 @@ def archive_folder(path: Path, url: str, params: Params) -> list[Outcome]:
             )
         folders = [f for f in folders if f not in older]
     retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
-    client = _s3_client(params, target.bucket)
+    client = client or _s3_client(params, target.bucket)
     state = bucket_state(client, target.bucket, retry)
     if state.problems() and not params.evidence_archive_allow_mutable:
         raise ArchiveRefused(

@@ -185,6 +185,7 @@ class KmsSigner:
             MessageType="RAW",
             SigningAlgorithm=self.algorithm,
         )
+        self.key = response.get("KeyId") or self.key  # Sign answers with the key's ARN
         return response["Signature"]
 
 

@@ -74,10 +74,13 @@ def _error(
 
 
 def bucket_of(url: str) -> str:
-    """The bucket a request addresses: path-style first segment, else the virtual-host label."""
+    """The bucket a request addresses: the virtual-host label (``<bucket>.s3...``), else the
+    path-style first segment."""
     parts = urlsplit(url)
-    first = unquote(parts.path.lstrip("/").split("/", 1)[0])
-    return first or parts.hostname.split(".s3", 1)[0]
+    host = parts.hostname or ""
+    if ".s3" in host and not host.startswith("s3"):
+        return host.split(".s3", 1)[0]
+    return unquote(parts.path.lstrip("/").split("/", 1)[0])
 
 
 def moto_bucket_exists(bucket: str) -> bool:
