@@ -17,7 +17,7 @@ import pulumi
 import pytest
 import yaml
 
-from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_USAGE, main
+from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs import notebook as runner
 from s3compliance.params import KEYS, Params, ParamsError
 
@@ -106,6 +106,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
         "findings.parquet",
         "frameworks.png",
         "heatmap.png",
+        "manifest.json",
         "pulumi",
         "report.html",
         "run.json",
@@ -148,6 +149,52 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
     assert adopted == flagged and len(flagged) == 78
     imported = json.loads((folder / "pulumi" / "import.json").read_text())["resources"]
     assert {r["id"] for r in imported} == flagged
+    _evidence_of_the_demo_run(tmp_path, folder, capsys)
+
+
+def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
+    """README "Evidence": the manifest covers the report and every file the notebook wrote
+    (the Pulumi program too); the report's top says what it chains to; ``verify`` passes, then
+    names the report once a byte of it changes."""
+    import hashlib
+
+    from s3compliance.outputs.notebook import export_html
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    assert "pulumi/__main__.py" in listed and "compliance_report.ipynb" in listed
+    html = (folder / "report.html").read_bytes()
+    assert listed["report.html"] == hashlib.sha256(html).hexdigest()
+    assert b'id="evidence"' in html and b'aria-label="Evidence"' in html
+    assert b"first run of this output folder's chain" in html
+    assert b"manifest not signed" in html and b"not archived" in html
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == EXIT_OK
+    assert "OK nb-demo: " in capsys.readouterr().out
+    # a chained, signed, archived run's header: every value escaped (it comes from records)
+    export_html(
+        folder / "compliance_report.ipynb",
+        out / "header.html",
+        evidence={
+            "run_id": "r2",
+            "previous_run_id": "nb-demo<script>",
+            "previous_manifest_sha256": "ab" * 32,
+            "signed_by": "arn:aws:kms:us-east-1:111122223333:key/k",
+            "algorithm": "ECDSA_SHA_256",
+            "archive": "s3://evidence-archive/runs/r2/",
+        },
+    )
+    header = (out / "header.html").read_text()
+    assert "chains to run <code>nb-demo&lt;script&gt;</code>" in header
+    assert f'<code class="evidence-previous">{"ab" * 32}</code>' in header
+    assert "(ECDSA_SHA_256) by <code class=\"evidence-key\">arn:aws:kms:" in header
+    assert '<code class="evidence-archive">s3://evidence-archive/runs/r2/</code>' in header
+    (out / "header.html").unlink()
+    changed = bytearray(html)
+    changed[len(changed) // 2] ^= 0x01
+    (folder / "report.html").write_bytes(bytes(changed))
+    assert main(["verify", str(out)]) == EXIT_FINDINGS
+    assert "PROBLEM nb-demo: file changed: report.html" in capsys.readouterr().out
 
 
 def test_bad_parameter_fails_before_the_kernel_and_writes_nothing(tmp_path: Path, capsys) -> None:
