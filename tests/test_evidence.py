@@ -525,3 +525,74 @@ def test_a_signing_failure_publishes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / ".chain.json").read_bytes() == head
     assert chain_head(tmp_path).run_id == "a"
+
+
+# --- the chain's less common breaks -------------------------------------------------------------
+
+
+def test_a_run_whose_manifest_was_deleted_is_named_by_its_successor(three: Path) -> None:
+    (three / "20260302T020000Z" / "manifest.json").unlink()
+    code, lines = verify(str(three))
+    assert code == EXIT_FINDINGS
+    assert (
+        "PROBLEM chain broken between 20260301T020000Z and 20260303T020000Z: "
+        "run 20260302T020000Z's manifest.json is missing"
+    ) in lines
+
+
+def test_a_second_chain_and_a_fork_are_named(tmp_path: Path) -> None:
+    import shutil
+
+    one, other = tmp_path / "one", tmp_path / "other"
+    publish(one, "a")
+    publish(one, "b")
+    shutil.copytree(one, other, symlinks=True)
+    publish(one, "c")
+    publish(other, "d")  # chains to b as well: copied in, it forks the chain at b
+    shutil.copytree(other / "d", one / "d")
+    publish(tmp_path / "elsewhere", "x")  # a chain of its own
+    shutil.copytree(tmp_path / "elsewhere" / "x", one / "x")
+    code, lines = verify(str(one))
+    assert code == EXIT_FINDINGS
+    assert "PROBLEM chain forks at b: c, d all name it as previous" in lines
+    assert (
+        "PROBLEM chain broken before x: it starts a new chain (names no previous run), "
+        "though a started this folder's"
+    ) in lines
+
+
+def test_an_unreadable_chain_head_and_a_replaced_newest_manifest_are_named(three: Path) -> None:
+    (three / ".chain.json").write_text('{"run_id": 3}')
+    code, lines = verify(str(three))
+    assert code == EXIT_FINDINGS
+    assert any(line.startswith("PROBLEM .chain.json unreadable: ") for line in lines)
+    publish(three, "20260304T020000Z")  # the chain resumes from the newest manifest
+    newest = three / "20260304T020000Z" / "manifest.json"
+    newest.write_text(newest.read_text().replace('"sequence": 4', '"sequence": 5'))
+    code, lines = verify(str(three))
+    assert (
+        "PROBLEM the last run published here (20260304T020000Z, per .chain.json) has another "
+        "manifest"
+    ) in lines
+
+
+def test_the_chain_head_is_found_again_past_a_corrupt_manifest(tmp_path: Path, caplog) -> None:
+    publish(tmp_path, "a")
+    publish(tmp_path, "b")
+    publish(tmp_path, "c")
+    (tmp_path / ".chain.json").unlink()
+    (tmp_path / "b" / "manifest.json").write_text("[]")
+    d = publish(tmp_path, "d")
+    assert json.loads((d / "manifest.json").read_text())["previous"]["run_id"] == "c"
+    assert "chain head: " in caplog.text and "(skipped)" in caplog.text
+
+
+def test_an_unreadable_signature_file_is_a_problem(tmp_path: Path) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = write_public(tmp_path / "pub.pem", key)
+    a = publish(tmp_path / "out", "a", FileSigner(key))
+    for text in ("{not json", json.dumps({"algorithm": "MD5"})):
+        (a / "manifest.sig.json").write_text(text)
+        code, lines = verify(str(a), "--public-key", str(public))
+        assert code == EXIT_FINDINGS
+        assert lines[1].startswith("PROBLEM a: manifest.sig.json unreadable: ")

@@ -148,16 +148,16 @@ def test_a_key_that_cannot_sign_stops_the_run_before_the_scan(account, tmp_path:
 
 def test_a_kms_refusal_while_publishing_publishes_nothing(account, tmp_path: Path) -> None:
     """KMS answers AccessDenied on Sign (e.g. the key policy changed during the scan)."""
-    from s3compliance.testing.emulation import _error
+    from s3compliance.testing.emulation import _response
 
     kms = account.session.client("kms", region_name="us-east-1")
     key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]
     signer = KmsSigner(kms, key["KeyId"]).prepare()
+    denied = json.dumps({"__type": "AccessDeniedException", "message": "denied"})
     kms.meta.events.register(
-        "before-send.kms.Sign",
-        lambda request, **_: _error(request, 400, "AccessDeniedException", "denied", {}),
+        "before-send.kms.Sign", lambda request, **_: _response(request, 400, denied, {})
     )
-    with pytest.raises(SigningError, match="AccessDeniedException"):
+    with pytest.raises(SigningError, match=r"\(AccessDeniedException\) when calling the Sign"):
         publish(tmp_path / "out", "a", signer)
     assert [p.name for p in (tmp_path / "out").iterdir()] == []
 
@@ -433,3 +433,174 @@ def test_archive_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ArchiveRefused, match="is not an S3 bucket name"):
         parse_target("s3://Bad_Bucket/x")
     assert parse_target("s3://abc/a/b/").key("r", "f.json") == "a/b/r/f.json"
+
+
+# --- KMS and the archive: the less common answers ----------------------------------------------
+
+
+def test_kms_signer_edge_cases(account, tmp_path: Path) -> None:
+    from s3compliance.outputs.signing import signer_for
+
+    kms = account.session.client("kms", region_name="us-east-1")
+    sm2 = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="SM2")["KeyMetadata"]["KeyId"]
+    with pytest.raises(SigningError, match="no supported signing algorithm"):
+        KmsSigner(kms, sm2).prepare()
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]
+    unprepared = KmsSigner(kms, key["KeyId"])  # prepared on first use
+    assert unprepared.sign(b"a" * 64) and unprepared.algorithm == "ECDSA_SHA_256"
+    with pytest.raises(SigningError, match="GetPublicKey failed"):
+        signature_document_of(KmsSigner(kms, "alias/none"))
+    signer = signer_for(Params(evidence_signing=f"kms:{key['Arn']}"))
+    assert signer is not None and signer.algorithm == "ECDSA_SHA_256"
+    assert signer_for(Params()) is None
+
+
+def signature_document_of(signer) -> dict:
+    from s3compliance.outputs.signing import signature_document
+
+    return signature_document(signer, "a" * 64)
+
+
+def test_kms_verify_answers_other_than_valid(account, tmp_path: Path) -> None:
+    from botocore.config import Config
+
+    from s3compliance.outputs.verify import CannotCheck, Expected
+    from s3compliance.testing.emulation import _response
+
+    kms = account.session.client("kms", region_name="us-east-1")
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]
+    expected = Expected(kms_client=kms, kms_key_id=key["Arn"], describe=key["Arn"])
+    doc = {"algorithm": "ECDSA_SHA_256", "message": "a" * 64, "signature": "c2ln"}
+    assert "is not one KMS key" in expected.check({**doc, "algorithm": "ED25519"})
+    assert expected.check({**doc, "signature": "***"}) == "signature is not base64"
+    answers = iter(["KMSInvalidSignatureException", "NotFoundException"])
+    kms.meta.events.register(
+        "before-send.kms.Verify",  # KMS speaks JSON: its errors carry __type
+        lambda request, **_: _response(
+            request, 400, json.dumps({"__type": next(answers), "message": "no"}), {}
+        ),
+    )
+    assert expected.check(doc) == f"signature invalid for KMS key {key['Arn']}"
+    with pytest.raises(CannotCheck, match="NotFoundException"):
+        expected.check(doc)
+    closed = account.session.client(
+        "kms",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    with pytest.raises(CannotCheck, match="Could not connect"):
+        Expected(kms_client=closed, kms_key_id="k").check(doc)
+
+
+def test_an_object_written_meanwhile_is_read_again(account, runs: Path) -> None:
+    """Another writer puts the key between our HeadObject and PutObject: S3 refuses ours
+    (If-None-Match), and the object there is judged like any other."""
+    archive_bucket(account)
+    folder = runs / "20260301T020000Z"
+    client = account.clients().s3()
+    other = account.session.client("s3", region_name="us-east-1")
+
+    def race(body: bytes):
+        def before(params, **_):
+            other.put_object(
+                Bucket=ARCHIVE, Key=params["Key"], Body=body, ChecksumAlgorithm="SHA256"
+            )
+
+        return before
+
+    data = (folder / "findings.json").read_bytes()
+    entries = [Entry("findings.json", sha(data))]
+    target = parse_target(f"s3://{ARCHIVE}/same")
+    handler = race(data)
+    client.meta.events.register("provide-client-params.s3.PutObject", handler)
+    outcome = archive_run(client, target, folder.name, folder, entries, RetryPolicy(1), True)
+    assert (outcome.uploaded, outcome.present) == ([], ["same/20260301T020000Z/findings.json"])
+    client.meta.events.unregister("provide-client-params.s3.PutObject", handler)
+    client.meta.events.register("provide-client-params.s3.PutObject", race(b"theirs"))
+    outcome = archive_run(
+        client,
+        parse_target(f"s3://{ARCHIVE}/diff"),
+        folder.name,
+        folder,
+        entries,
+        RetryPolicy(1),
+        True,
+    )
+    assert outcome.conflicts == [
+        "diff/20260301T020000Z/findings.json: another object is there (not overwritten)"
+    ]
+
+
+def test_unreadable_keys_and_files_are_failures(account, runs: Path) -> None:
+    archive_bucket(account)
+    folder = runs / "20260301T020000Z"
+    account.faults.fail(ARCHIVE, "HeadObject", "AccessDenied", times=1)
+    client = account.clients().s3()
+    entries = [Entry("findings.json", "0" * 64), Entry("gone.json", "0" * 64)]
+    outcome = archive_run(
+        client, parse_target(f"s3://{ARCHIVE}"), folder.name, folder, entries, RetryPolicy(1), True
+    )
+    assert outcome.failures[0].startswith("20260301T020000Z/findings.json: AccessDenied")
+    assert outcome.failures[1].startswith("20260301T020000Z/gone.json: [Errno 2]")
+
+
+def test_archive_of_an_output_folder_with_old_and_signed_runs(account, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from s3compliance.outputs.signing import FileSigner
+
+    archive_bucket(account)
+    out = tmp_path / "out"
+    old = out / "20250101T000000Z"
+    old.mkdir(parents=True)
+    (old / "run.json").write_text("{}")
+    publish(out, "20260101T000000Z", FileSigner(ed25519.Ed25519PrivateKey.generate()))
+    client = account.clients().s3()
+    puts = recorded_puts(client)
+    code_out = io.StringIO()
+    with contextlib.redirect_stderr(code_out):
+        outcomes = archive_folder(out, f"s3://{ARCHIVE}/e", PARAMS, client)
+    assert "1 run(s) without manifest.json (written before manifests) left out" in (
+        code_out.getvalue()
+    )
+    assert [o.run_id for o in outcomes] == ["20260101T000000Z"]
+    assert [p["Key"].rsplit("/", 1)[1] for p in puts[-2:]] == ["manifest.json", "manifest.sig.json"]
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli("archive", str(tmp_path / "empty"), "--to", f"s3://{ARCHIVE}/e")
+    assert code == EXIT_USAGE and "neither a run folder nor an output folder" in err
+
+
+def test_verify_of_an_archive_that_cannot_be_listed(account) -> None:
+    from s3compliance.outputs.verify import CannotCheck, archive_sources
+
+    archive_bucket(account)
+    account.faults.fail(ARCHIVE, "ListObjectsV2", "AccessDenied")
+    with pytest.raises(CannotCheck, match="AccessDenied"):
+        archive_sources(account.clients().s3(), ARCHIVE, "")
+
+
+def test_a_scan_refuses_an_archive_that_is_not_write_once_before_scanning(
+    account, tmp_path: Path
+) -> None:
+    account.s3.create_bucket(Bucket=ARCHIVE)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"output_dir: {tmp_path}/out\nevidence_archive: s3://{ARCHIVE}/runs\n")
+    code, _, err = run_cli("scan", "--params", str(params))
+    assert code == EXIT_USAGE and "is not write-once (Object Lock is not enabled" in err
+    assert not (tmp_path / "out").exists()
+    code, _, err = run_cli("run", "--params", str(params))
+    assert code == EXIT_USAGE and not (tmp_path / "out").exists()
+
+
+def test_a_scan_whose_archive_fails_exits_1_and_keeps_its_run(account, tmp_path: Path) -> None:
+    archive_bucket(account)
+    account.s3.put_object(Bucket=ARCHIVE, Key="runs/nightly/findings.json", Body=b"not ours")
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        f"output_dir: {tmp_path}/out\nrun_id: nightly\nevidence_archive: s3://{ARCHIVE}/runs\n"
+    )
+    code, _, err = run_cli("scan", "--params", str(params))
+    assert code == EXIT_FAILURE
+    assert "runs/nightly/findings.json: another object is there (not overwritten)" in err
+    assert (tmp_path / "out" / "nightly" / "manifest.json").is_file()

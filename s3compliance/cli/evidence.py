@@ -165,10 +165,7 @@ def archive_folder(path: Path, url: str, params: Params, client: Any = None) -> 
     client = client or _s3_client(params, target.bucket)
     state = bucket_state(client, target.bucket, retry)
     if state.problems() and not params.evidence_archive_allow_mutable:
-        raise ArchiveRefused(
-            f"s3://{target.bucket} is not write-once ({'; '.join(state.problems())}): nothing "
-            "uploaded (evidence_archive_allow_mutable: true archives anyway, not as evidence)"
-        )
+        raise ArchiveRefused(_not_write_once(target.bucket, state.problems()))
     outcomes = []
     for folder in folders:
         check = check_run(LocalRun(folder), Expected())
@@ -200,6 +197,28 @@ def archive_folder(path: Path, url: str, params: Params, client: Any = None) -> 
             )
         )
     return outcomes
+
+
+def preflight_archive(params: Params) -> None:
+    """Before a scan with ``evidence_archive``: refuse a bucket that is not write-once (or
+    cannot be read) now, not after the scan."""
+    from s3compliance.actions.archive import ArchiveRefused, bucket_state, parse_target
+    from s3compliance.scan.retry import RetryPolicy
+
+    if not params.evidence_archive:
+        return
+    target = parse_target(params.evidence_archive)
+    retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
+    state = bucket_state(_s3_client(params, target.bucket), target.bucket, retry)
+    if state.problems() and not params.evidence_archive_allow_mutable:
+        raise ArchiveRefused(_not_write_once(target.bucket, state.problems()))
+
+
+def _not_write_once(bucket: str, problems: list[str]) -> str:
+    return (
+        f"s3://{bucket} is not write-once ({'; '.join(problems)}): nothing uploaded "
+        "(evidence_archive_allow_mutable: true archives anyway, not as evidence)"
+    )
 
 
 def print_archive(outcomes: list[Outcome]) -> bool:

@@ -124,8 +124,10 @@ def _exit_code(summary: dict) -> int:
 
 
 def _run(args: argparse.Namespace, params: Params) -> int:
+    from s3compliance.cli.evidence import preflight_archive
     from s3compliance.outputs.notebook import REPO_NOTEBOOK, run_notebook
 
+    preflight_archive(params)  # a bucket that is not write-once stops the run before the kernel
     run = run_notebook(params, args.notebook or REPO_NOTEBOOK)
     print_counts(run.summary)
     print_accepted(run.summary, run.exceptions)
@@ -141,12 +143,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from s3compliance.cli.evidence import preflight_archive
     from s3compliance.outputs.report import write_report
     from s3compliance.outputs.signing import signer_for
     from s3compliance.scan.engine import run_scan
 
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
     signer = signer_for(params)  # a KMS key that cannot sign stops the run before the scan
+    preflight_archive(params)  # so does an archive bucket that is not write-once
     result = run_scan(params)
     folder = write_report(result, signer=signer)
     print_summary(result, folder)

@@ -324,6 +324,11 @@ def verify_sources(
     return Verification(runs, check_chain(runs, head) if len(runs) > 1 or head else [])
 
 
+def _pages(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every page of a ``ListObjectsV2`` (botocore's paginator), read in one retried call."""
+    return list(client.get_paginator("list_objects_v2").paginate(**kwargs))
+
+
 @dataclass
 class S3Run:
     """An archived run, read object by object: each streamed through the hash."""
@@ -361,17 +366,12 @@ class S3Run:
         return body["Body"].read()
 
     def listing(self) -> dict[str, int]:
-        sizes: dict[str, int] = {}
-        token: dict[str, str] = {}
-        while True:
-            page = self._call(
-                self.client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix, **token
-            )
-            for item in page.get("Contents", []):
-                sizes[item["Key"][len(self.prefix) :]] = item["Size"]
-            if not page.get("IsTruncated"):
-                return sizes
-            token = {"ContinuationToken": page["NextContinuationToken"]}
+        pages = self._call(_pages, client=self.client, Bucket=self.bucket, Prefix=self.prefix)
+        return {
+            item["Key"][len(self.prefix) :]: item["Size"]
+            for page in pages
+            for item in page.get("Contents", [])
+        }
 
     def sha256(self, path: str) -> str:
         response = self._call(self.client.get_object, Bucket=self.bucket, Key=self.prefix + path)
@@ -389,17 +389,12 @@ def archive_sources(client: Any, bucket: str, prefix: str, retry: Any = None) ->
     if base and single.read(MANIFEST) is not None:
         return [single]
     folder = f"{base}/" if base else ""
-    runs, token = [], {}
-    while True:
-        page = single._call(
-            client.list_objects_v2, Bucket=bucket, Prefix=folder, Delimiter="/", **token
-        )
-        runs.extend(
-            S3Run(client, bucket, p["Prefix"], retry) for p in page.get("CommonPrefixes", [])
-        )
-        if not page.get("IsTruncated"):
-            break
-        token = {"ContinuationToken": page["NextContinuationToken"]}
+    pages = single._call(_pages, client=client, Bucket=bucket, Prefix=folder, Delimiter="/")
+    runs = [
+        S3Run(client, bucket, p["Prefix"], retry)
+        for page in pages
+        for p in page.get("CommonPrefixes", [])
+    ]
     if not runs:
         raise CannotCheck(f"s3://{bucket}/{folder}: no archived run there")
     return runs
