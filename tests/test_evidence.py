@@ -596,3 +596,15 @@ def test_an_unreadable_signature_file_is_a_problem(tmp_path: Path) -> None:
         code, lines = verify(str(a), "--public-key", str(public))
         assert code == EXIT_FINDINGS
         assert lines[1].startswith("PROBLEM a: manifest.sig.json unreadable: ")
+
+
+def test_the_chain_head_is_the_highest_sequence_not_the_last_name(tmp_path: Path) -> None:
+    from s3compliance.outputs.signing import signer_for
+
+    publish(tmp_path, "zulu")
+    publish(tmp_path, "alpha")  # sorted first, published last
+    (tmp_path / ".chain.json").unlink()
+    assert chain_head(tmp_path).run_id == "alpha"
+    pem = write_pem(tmp_path / "k.pem", ed25519.Ed25519PrivateKey.generate())
+    signer = signer_for(Params(evidence_signing=f"file:{pem}"))
+    assert isinstance(signer, FileSigner) and signer.algorithm == "ED25519"

@@ -604,3 +604,18 @@ def test_a_scan_whose_archive_fails_exits_1_and_keeps_its_run(account, tmp_path:
     assert code == EXIT_FAILURE
     assert "runs/nightly/findings.json: another object is there (not overwritten)" in err
     assert (tmp_path / "out" / "nightly" / "manifest.json").is_file()
+
+
+def test_verify_of_an_archive_out_of_reach(account) -> None:
+    from botocore.config import Config
+
+    from s3compliance.outputs.verify import CannotCheck, archive_sources
+
+    closed = account.session.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    with pytest.raises(CannotCheck, match="Could not connect"):
+        archive_sources(closed, ARCHIVE, "runs/r1")
