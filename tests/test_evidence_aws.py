@@ -36,8 +36,8 @@ from s3compliance.actions.archive import (
 )
 from s3compliance.cli import main
 from s3compliance.cli.common import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from s3compliance.cli.evidence import archive_folder
 from s3compliance.iac.iam import OPERATION_PERMISSIONS, iam_policy
+from s3compliance.outputs.evidence_archive import archive_folder
 from s3compliance.outputs.signing import KmsSigner, SigningError
 from s3compliance.params import Params
 from s3compliance.scan.retry import RetryPolicy
@@ -619,3 +619,25 @@ def test_verify_of_an_archive_out_of_reach(account) -> None:
     )
     with pytest.raises(CannotCheck, match="Could not connect"):
         archive_sources(closed, ARCHIVE, "runs/r1")
+
+
+def test_the_notebooks_archive_cell(account, tmp_path: Path) -> None:
+    from s3compliance.outputs.notebook import archive_step
+
+    folder = publish(tmp_path / "out", "nb")
+    params = replace(PARAMS, evidence_archive=f"s3://{ARCHIVE}/nb")
+    assert archive_step(folder, PARAMS) == "Evidence archive is off (evidence_archive is not set)."
+    assert "archives once the run folder is published" in archive_step(folder, params, "/staging")
+    archive_bucket(account)
+    table = archive_step(folder, params)
+    assert table.to_dict("records") == [
+        {
+            "run_id": "nb",
+            "location": f"s3://{ARCHIVE}/nb/nb/",
+            "uploaded": 5,
+            "already_there": 0,
+            "conflicts": 0,
+            "failed": 0,
+            "problems": "",
+        }
+    ]

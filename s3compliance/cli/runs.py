@@ -124,7 +124,7 @@ def _exit_code(summary: dict) -> int:
 
 
 def _run(args: argparse.Namespace, params: Params) -> int:
-    from s3compliance.cli.evidence import preflight_archive
+    from s3compliance.outputs.evidence_archive import preflight_archive
     from s3compliance.outputs.notebook import REPO_NOTEBOOK, run_notebook
 
     preflight_archive(params)  # a bucket that is not write-once stops the run before the kernel
@@ -143,7 +143,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from s3compliance.cli.evidence import preflight_archive
+    from s3compliance.outputs.evidence_archive import preflight_archive
     from s3compliance.outputs.report import write_report
     from s3compliance.outputs.signing import signer_for
     from s3compliance.scan.engine import run_scan
@@ -163,7 +163,8 @@ def _after_publish(
     """``evidence_archive``: archive the published run; ``securityhub: true``: import it. A
     failed archive or import is exit 1 (it outranks the findings' 3)."""
     if params.evidence_archive:
-        from s3compliance.cli.evidence import archive_folder, print_archive
+        from s3compliance.cli.evidence import print_archive
+        from s3compliance.outputs.evidence_archive import archive_folder
 
         if not print_archive(archive_folder(folder, params.evidence_archive, params)):
             code = EXIT_FAILURE

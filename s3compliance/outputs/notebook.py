@@ -277,6 +277,19 @@ def alerts_step(
     )
 
 
+def archive_step(folder: Path, params: Params, run_dir: str = "") -> pd.DataFrame | str:
+    """The notebook's evidence archive cell: archive the published run write-once when
+    ``evidence_archive`` is set; under ``s3compliance run`` (``run_dir`` set) the command
+    archives once it has published (the folder is not final yet)."""
+    if not params.evidence_archive:
+        return "Evidence archive is off (evidence_archive is not set)."
+    if run_dir:
+        return "Evidence archive: `s3compliance run` archives once the run folder is published."
+    from s3compliance.outputs.evidence_archive import archive_folder, outcomes_table
+
+    return outcomes_table(archive_folder(folder, params.evidence_archive, params))
+
+
 def securityhub_step(
     folder: Path, scanner: Scanner | OrgScanner, params: Params, run_dir: str = ""
 ) -> pd.DataFrame | str:
