@@ -608,3 +608,19 @@ def test_the_chain_head_is_the_highest_sequence_not_the_last_name(tmp_path: Path
     pem = write_pem(tmp_path / "k.pem", ed25519.Ed25519PrivateKey.generate())
     signer = signer_for(Params(evidence_signing=f"file:{pem}"))
     assert isinstance(signer, FileSigner) and signer.algorithm == "ED25519"
+
+
+def test_programs_are_never_written_into_a_sealed_run(result, tmp_path: Path, monkeypatch) -> None:
+    """import-plan and remediate-plan read a published run's findings: without --output they
+    write beside the run folder's findings only when it is not sealed; a sealed run stays as
+    its manifest says."""
+    folder = write_report(result, tmp_path / "out", "sealed")
+    monkeypatch.chdir(tmp_path)
+    findings = str(folder / "findings.json")
+    assert main(["import-plan", "--findings", findings]) == EXIT_OK
+    args = ["remediate-plan", "--findings", findings, "--checks", "versioning"]
+    assert main(args) == EXIT_OK
+    assert (tmp_path / "pulumi-sealed" / "import.json").is_file()
+    assert (tmp_path / "pulumi-sealed" / "remediation_plan.csv").is_file()
+    assert not (folder / "pulumi").exists()
+    assert verify(str(folder))[0] == EXIT_OK

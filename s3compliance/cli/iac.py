@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from s3compliance.iac.remediation import RemediationSettings
 
 
+PROGRAM_FOLDER_HELP = "folder (default: pulumi/ beside findings; ./pulumi-<run>/ for a sealed run)"
+
+
 def register(sub: Any) -> None:
     """Add this group's commands to the parser's subcommands."""
     policy = sub.add_parser("iam-policy", help="print the least-privilege IAM policy of a scan")
@@ -54,7 +57,7 @@ def register(sub: Any) -> None:
     imports = sub.add_parser("import-plan", help="Pulumi import files for the flagged buckets")
     imports.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
     imports.add_argument("--scope", choices=("flagged", "all"), default="flagged")
-    imports.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
+    imports.add_argument("--output", type=Path, help=PROGRAM_FOLDER_HELP)
     imports.add_argument(
         "--alarm-threshold", type=int, help="also create an alarm on NonCompliantBuckets > N"
     )
@@ -76,7 +79,7 @@ def register(sub: Any) -> None:
     fix.add_argument(
         "--log-target-bucket", help="access_logging: the bucket receiving logs (same region)"
     )
-    fix.add_argument("--output", type=Path, help="folder (default: pulumi/ beside findings)")
+    fix.add_argument("--output", type=Path, help=PROGRAM_FOLDER_HELP)
 
 
 def _iam_policy(args: argparse.Namespace) -> int:
@@ -98,6 +101,16 @@ def _iam_policy(args: argparse.Namespace) -> int:
     )
     print(json.dumps(policy, indent=2))
     return EXIT_OK
+
+
+def program_folder(findings: Path) -> Path:
+    """Where a program goes without ``--output``: ``pulumi/`` beside the findings file, unless
+    that folder is a published run sealed by its manifest (README "Evidence"): a run folder is
+    never written after it is published, so the program goes to ``./pulumi-<run>/`` instead."""
+    run = findings.resolve().parent
+    if (run / "manifest.json").is_file():
+        return Path.cwd() / f"pulumi-{run.name}"
+    return findings.parent / "pulumi"
 
 
 def _write_program(
@@ -125,7 +138,7 @@ def _write_program(
     plan = pulumi_import.plan_imports(findings, buckets, scope)
     folder = pulumi_import.write_pulumi_folder(
         plan,
-        args.output or args.findings.parent / "pulumi",
+        args.output or program_folder(args.findings),
         pulumi_import.alarm_for(alarm_threshold, report.get("regions", [])),
         pulumi_import.providers_for_report(report),
         remediation,
