@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3compliance.actions.archive import (
     ArchiveRefused,
+    BucketState,
     Entry,
     Outcome,
     archive_run,
@@ -65,9 +66,7 @@ def archive_folder(path: Path, url: str, params: Params, client: Any = None) -> 
         folders = [f for f in folders if f not in older]
     retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
     client = client or s3_client(params, target.bucket)
-    state = bucket_state(client, target.bucket, retry)
-    if state.problems() and not params.evidence_archive_allow_mutable:
-        raise ArchiveRefused(_not_write_once(target.bucket, state.problems()))
+    state = write_once(client, target.bucket, params, retry)
     outcomes = []
     for folder in folders:
         check = check_run(LocalRun(folder), Expected())
@@ -108,16 +107,20 @@ def preflight_archive(params: Params) -> None:
         return
     target = parse_target(params.evidence_archive)
     retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
-    state = bucket_state(s3_client(params, target.bucket), target.bucket, retry)
-    if state.problems() and not params.evidence_archive_allow_mutable:
-        raise ArchiveRefused(_not_write_once(target.bucket, state.problems()))
+    write_once(s3_client(params, target.bucket), target.bucket, params, retry)
 
 
-def _not_write_once(bucket: str, problems: list[str]) -> str:
-    return (
-        f"s3://{bucket} is not write-once ({'; '.join(problems)}): nothing uploaded "
-        "(evidence_archive_allow_mutable: true archives anyway, not as evidence)"
-    )
+def write_once(client: Any, bucket: str, params: Params, retry: RetryPolicy) -> BucketState:
+    """The archive bucket's settings; :class:`ArchiveRefused` when it is not write-once and
+    ``evidence_archive_allow_mutable`` is not set."""
+    state = bucket_state(client, bucket, retry)
+    problems = state.problems()
+    if problems and not params.evidence_archive_allow_mutable:
+        raise ArchiveRefused(
+            f"s3://{bucket} is not write-once ({'; '.join(problems)}): nothing uploaded "
+            "(evidence_archive_allow_mutable: true archives anyway, not as evidence)"
+        )
+    return state
 
 
 def outcomes_table(outcomes: list[Outcome]) -> Any:
