@@ -7,6 +7,7 @@ plan below by hand, then read back through the history module like any other run
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 
@@ -139,8 +140,11 @@ def test_demo_history_writes_the_past_then_hands_the_report_its_day(tmp_path, ca
     got = _demo_history(params, 3)
     assert got.run_date == "2026-03-03" and got.output_dir == str((tmp_path / "out").resolve())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".chain.json",  # the chain's head (README "Evidence"): the past runs are chained too
         "20260301T060000Z",
         "20260302T060000Z",
         "latest",
     ]
+    previous = json.loads((tmp_path / "out" / "20260302T060000Z" / "manifest.json").read_text())
+    assert previous["previous"]["run_id"] == "20260301T060000Z"
     assert "History: 2 past daily runs in" in capsys.readouterr().out
