@@ -246,14 +246,15 @@ def test_no_aws_call_on_the_import_path(plan_all, tmp_path, monkeypatch) -> None
     assert calls == []
 
 
-def test_cli_import_plan_from_findings_json(tmp_path, capsys) -> None:
+def test_cli_import_plan_from_findings_json(tmp_path, capsys, monkeypatch) -> None:
     assert main(["demo", "--output-dir", str(tmp_path), "--run-id", "r"]) == 3
     capsys.readouterr()
     findings = tmp_path / "r" / "findings.json"
+    monkeypatch.chdir(tmp_path)  # the run is sealed: the program goes to ./pulumi-r/
     assert main(["import-plan", "--findings", str(findings)]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "left out" in out and str(tmp_path / "r" / "pulumi") in out
-    folder = tmp_path / "r" / "pulumi"
+    assert "left out" in out and str(tmp_path / "pulumi-r") in out
+    folder = tmp_path / "pulumi-r"
     assert sorted(p.name for p in folder.iterdir()) == [
         "Pulumi.yaml",
         "README.md",
@@ -333,10 +334,11 @@ def test_optional_alarm_and_topic_are_created_not_imported(plan_all, tmp_path, c
     assert "MetricAlarm" not in pi.render_program(plan_all)
 
 
-def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys) -> None:
+def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys, monkeypatch) -> None:
     from s3compliance.outputs.report import write_report
 
     folder = write_report(demo_all, tmp_path, "x")
+    monkeypatch.chdir(tmp_path)
     code = main(
         [
             "import-plan",
@@ -349,8 +351,9 @@ def test_cli_import_plan_with_alarm(demo_all, tmp_path, capsys) -> None:
         ]
     )
     assert code == EXIT_OK
-    program = (folder / "pulumi" / "__main__.py").read_text()
+    program = (tmp_path / "pulumi-x" / "__main__.py").read_text()  # beside the sealed run
     assert "threshold=3," in program and "demo-compliant-01" in program
+    assert not (folder / "pulumi").exists()
 
 
 # --- Untrusted findings files (issue 10, 8) ----------------------------------------------------

@@ -390,12 +390,14 @@ def test_an_existing_block_public_access_is_imported_then_updated(account, param
     assert f"pulumi.ResourceOptions.merge(adopt('open-door'), {after_policy})" in program
 
 
-def test_cli_remediate_plan(demo, tmp_path, capsys) -> None:
+def test_cli_remediate_plan(demo, tmp_path, capsys, monkeypatch) -> None:
     from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
     from s3compliance.outputs.report import write_report
 
-    folder = write_report(demo, tmp_path, "r")
-    findings = str(folder / "findings.json")
+    run = write_report(demo, tmp_path, "r")
+    findings = str(run / "findings.json")
+    monkeypatch.chdir(tmp_path)
+    program_dir = tmp_path / "pulumi-r"  # beside the sealed run folder, never into it
     args = ["remediate-plan", "--findings", findings, "--checks", "lifecycle,encryption"]
     assert main([*args, "--lifecycle-action", "expire", "--kms-key-id", "alias/s3"]) == EXIT_OK
     out = capsys.readouterr().out
@@ -403,13 +405,13 @@ def test_cli_remediate_plan(demo, tmp_path, capsys) -> None:
     assert """pulumi config set s3compliance:remediate '["lifecycle", "encryption"]'""" in out
     assert "pulumi config set s3compliance:kmsKeyId alias/s3" in out
     assert "pulumi config set s3compliance:lifecycleAction expire" in out
-    written = pd.read_csv(folder / "pulumi" / "remediation_plan.csv")
+    written = pd.read_csv(program_dir / "remediation_plan.csv")
     assert set(written["check_id"]) == {"lifecycle", "encryption"}
     expired = written[written["document"] == "lifecycle"].iloc[0]["after"]
     assert '"Expiration":{"Days":90}' in expired
-    readme = (folder / "pulumi" / "README.md").read_text()
+    readme = (program_dir / "README.md").read_text()
     assert "## Stage two: remediation (opt-in)" in readme
-    program = (folder / "pulumi" / "__main__.py").read_text()
+    program = (program_dir / "__main__.py").read_text()
     assert "FIXABLE = ['lifecycle', 'encryption']" in program
     assert main(["remediate-plan", "--findings", findings, "--checks", "versoning"]) == EXIT_USAGE
     assert "unknown check id(s) 'versoning'" in capsys.readouterr().err
