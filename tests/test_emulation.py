@@ -119,3 +119,17 @@ def test_mfa_delete_is_remembered_and_reported(account) -> None:
     assert "MFADelete" not in s3.get_bucket_versioning(Bucket="mfa-off")
     with pytest.raises(ClientError):
         s3.get_bucket_versioning(Bucket="no-such-bucket-here")
+
+
+def test_the_bucket_a_request_addresses() -> None:
+    """Virtual-host requests name the bucket in the host (even one whose name starts with s3),
+    path-style ones in the first path segment (moto server, s3.<region>.amazonaws.com)."""
+    from s3compliance.testing.emulation import bucket_of
+
+    assert bucket_of("https://s3-compat-a.s3.amazonaws.com/?metrics") == "s3-compat-a"
+    assert bucket_of("https://archive.s3.us-west-2.amazonaws.com/runs/r1/findings.json") == (
+        "archive"
+    )
+    assert bucket_of("https://s3.amazonaws.com/bkt/key") == "bkt"
+    assert bucket_of("https://s3.eu-west-1.amazonaws.com/b2/a/b") == "b2"
+    assert bucket_of("http://127.0.0.1:5000/local%2Dbucket/k") == "local-bucket"

@@ -77,9 +77,9 @@ def bucket_of(url: str) -> str:
     """The bucket a request addresses: the virtual-host label (``<bucket>.s3...``), else the
     path-style first segment."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ".s3" in host and not host.startswith("s3"):
-        return host.split(".s3", 1)[0]
+    virtual = re.match(r"^(.+?)\.s3[.-]", parts.hostname or "")  # not s3.amazonaws.com itself
+    if virtual:
+        return virtual.group(1)
     return unquote(parts.path.lstrip("/").split("/", 1)[0])
 
 
