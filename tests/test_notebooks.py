@@ -190,6 +190,9 @@ def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
     assert "(ECDSA_SHA_256) by <code class=\"evidence-key\">arn:aws:kms:" in header
     assert '<code class="evidence-archive">s3://evidence-archive/runs/r2/</code>' in header
     (out / "header.html").unlink()
+    export_html(folder / "compliance_report.ipynb", out / "plain.html")  # not published: no header
+    assert 'id="evidence"' not in (out / "plain.html").read_text()
+    (out / "plain.html").unlink()
     changed = bytearray(html)
     changed[len(changed) // 2] ^= 0x01
     (folder / "report.html").write_bytes(bytes(changed))
