@@ -24,7 +24,8 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check s3compliance tests bench
-	$(BIN)/python -m pytest --cov=s3compliance --cov-report=term-missing
+	@# independent test files run in parallel, one file per worker (module fixtures stay shared)
+	$(BIN)/python -m pytest -n auto --dist loadfile --cov=s3compliance --cov-report=term-missing
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
