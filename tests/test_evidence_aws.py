@@ -455,6 +455,18 @@ def test_kms_signer_edge_cases(account, tmp_path: Path) -> None:
     assert signer_for(Params()) is None
 
 
+def unreachable(account, service: str):
+    """A client of ``service`` pointed at a closed local port, one attempt, no retries."""
+    from botocore.config import Config
+
+    return account.session.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+
+
 def signature_document_of(signer) -> dict:
     from s3compliance.outputs.signing import signature_document
 
@@ -462,8 +474,6 @@ def signature_document_of(signer) -> dict:
 
 
 def test_kms_verify_answers_other_than_valid(account, tmp_path: Path) -> None:
-    from botocore.config import Config
-
     from s3compliance.outputs.verify import CannotCheck, Expected
     from s3compliance.testing.emulation import _response
 
@@ -483,12 +493,7 @@ def test_kms_verify_answers_other_than_valid(account, tmp_path: Path) -> None:
     assert expected.check(doc) == f"signature invalid for KMS key {key['Arn']}"
     with pytest.raises(CannotCheck, match="NotFoundException"):
         expected.check(doc)
-    closed = account.session.client(
-        "kms",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
-    )
+    closed = unreachable(account, "kms")
     with pytest.raises(CannotCheck, match="Could not connect"):
         Expected(kms_client=closed, kms_key_id="k").check(doc)
 
@@ -607,16 +612,9 @@ def test_a_scan_whose_archive_fails_exits_1_and_keeps_its_run(account, tmp_path:
 
 
 def test_verify_of_an_archive_out_of_reach(account) -> None:
-    from botocore.config import Config
-
     from s3compliance.outputs.verify import CannotCheck, archive_sources
 
-    closed = account.session.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
-    )
+    closed = unreachable(account, "s3")
     with pytest.raises(CannotCheck, match="Could not connect"):
         archive_sources(closed, ARCHIVE, "runs/r1")
 

@@ -74,13 +74,17 @@ def fingerprint(public_key: Any) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+def _read_key(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyUnusable(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
 def load_private_key(path: str | Path) -> Any:
     """An Ed25519 or ECDSA private key from a PEM file; :class:`KeyUnusable` says why not."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyUnusable(f"{path}: cannot read the signing key ({exc.strerror})") from None
+    data = _read_key(path, "signing key")
     passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
         key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
@@ -100,10 +104,7 @@ def load_private_key(path: str | Path) -> Any:
 def load_public_key(path: str | Path) -> Any:
     """A PEM public key (what an auditor is given), or the public half of a PEM private key."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyUnusable(f"{path}: cannot read the public key ({exc.strerror})") from None
+    data = _read_key(path, "public key")
     if b"PRIVATE KEY" in data:
         return load_private_key(path).public_key()
     try:
