@@ -144,6 +144,7 @@ def test_demo_history_writes_the_past_then_hands_the_report_its_day(tmp_path, ca
         "20260301T060000Z",
         "20260302T060000Z",
         "latest",
+        "latest-state",  # the newest run of either kind (README "History")
     ]
     previous = json.loads((tmp_path / "out" / "20260302T060000Z" / "manifest.json").read_text())
     assert previous["previous"]["run_id"] == "20260301T060000Z"

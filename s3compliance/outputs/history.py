@@ -21,6 +21,14 @@ What changed between two runs is decided per ``finding_id`` (partition, account,
 
 Only the checks both runs ran are compared. An account that could not be scanned in the current
 run keeps its previous findings (carried forward), so it never looks resolved.
+
+Full and delta runs. A full run scans every bucket in scope; a delta run (``run.json`` ``kind:
+delta``) rescans the buckets a change touched. Every query reads the *posture* at a run: the
+last full run with every later delta applied per (account, bucket): a bucket a delta covered
+takes that delta's findings, a bucket it found deleted leaves, every other bucket keeps what the
+run before said. A full run resets it (deltas before it only matter for the history between).
+So a delta of 3 buckets makes no other bucket look gone, and the answers are those a full scan
+would have given at each delta's moment.
 """
 
 from __future__ import annotations
@@ -92,6 +100,18 @@ class Run:
     account_ids: tuple[str, ...] = ()  # every account the run set out to scan, failed ones too
     source: str = "parquet"  # or "json" (a run written before Parquet)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    kind: str = "full"  # or "delta": only the buckets of ``observed``
+    base_run_id: str | None = None  # a delta: the full run ``latest`` named when it published
+    #: A delta's (account, bucket) pairs, covered or found deleted, in the accounts it reached.
+    observed: frozenset[tuple[str, str]] = frozenset()
+    deleted: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def scanned_accounts(self) -> list[str]:
+        """The accounts the run reached (a delta: those it observed a bucket of)."""
+        if self.kind == "delta":
+            return sorted({a for a, _ in self.observed})
+        return [a for a in self.account_ids if a not in self.failed_accounts]
 
 
 _FOOTERS: dict[tuple[str, int, int], frozenset[str] | None] = {}
@@ -141,9 +161,40 @@ def _from_parquet(folder: Path) -> Run | None:
         return None
 
 
+def _pairs(by_account: Any, failed: frozenset[str]) -> frozenset[tuple[str, str]]:
+    """``{account: [bucket, ...]}`` read back (untrusted) as pairs, without failed accounts."""
+    if not isinstance(by_account, dict):
+        raise TypeError("a delta's buckets are {account: [bucket, ...]}")
+    pairs = set()
+    for account, names in by_account.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise TypeError(f"a delta's buckets of {account} are not a list of names")
+        if account not in failed:
+            pairs.update((str(account), n) for n in names)
+    return frozenset(pairs)
+
+
+def _with_kind(run: Run, kind: Any, delta: dict[str, Any]) -> Run:
+    """The run as full (``kind`` absent: a run written before deltas) or delta."""
+    if kind in (None, "full"):
+        return run
+    if kind != "delta":
+        raise ValueError(f"unknown run kind {kind!r}")
+    covered = _pairs(delta["buckets"], run.failed_accounts)
+    deleted = _pairs(delta["deleted_buckets"], run.failed_accounts)
+    base = delta.get("base_run_id")
+    return replace(
+        run,
+        kind="delta",
+        base_run_id=None if base is None else str(base),
+        observed=covered | deleted,
+        deleted=deleted,
+    )
+
+
 def _run_from_metadata(meta: dict[str, Any], run_id: str, folder: Path) -> Run:
     """A :class:`Run` from the keys of ``run.json`` (:func:`report.run_metadata`)."""
-    return Run(
+    run = Run(
         run_id,
         folder,
         str(meta["finished_at"]),
@@ -152,6 +203,7 @@ def _run_from_metadata(meta: dict[str, Any], run_id: str, folder: Path) -> Run:
         frozenset(meta["failed_account_ids"]),
         tuple(meta["account_ids"]),
     )
+    return _with_kind(run, meta.get("kind"), meta)
 
 
 def _from_json(folder: Path) -> Run | None:
@@ -162,7 +214,7 @@ def _from_json(folder: Path) -> Run | None:
     checks = tuple(report["summary"]["by_check"])
     generated = str(report["generated_at"])
     accounts = report.get("accounts") or [{"account_id": report["account_id"]}]
-    return Run(
+    run = Run(
         folder.name,
         folder,
         generated,
@@ -172,11 +224,17 @@ def _from_json(folder: Path) -> Run | None:
         tuple(a["account_id"] for a in accounts),
         source="json",
     )
+    meta = report.get("run", {})
+    try:
+        return _with_kind(run, meta.get("kind"), meta.get("delta", {}))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def complete_runs(output_dir: str | Path = "output") -> list[Run]:
-    """Every complete run under ``output_dir``, oldest first; anything else skipped with one
-    warning (``latest``, hidden staging folders and ``failed/`` are skipped silently)."""
+    """Every complete run under ``output_dir``, full and delta, oldest first; anything else
+    skipped with one warning (``latest``, hidden staging folders and ``failed/`` are skipped
+    silently)."""
     root = Path(output_dir)
     if not root.is_dir():
         return []
@@ -196,22 +254,36 @@ def complete_runs(output_dir: str | Path = "output") -> list[Run]:
     return sorted(found, key=lambda r: (r.finished_at, r.run_id))
 
 
+RUNS_COLUMNS = [
+    "run_id",
+    "kind",
+    "run_date",
+    "finished_at",
+    "checks",
+    "failed_accounts",
+    "buckets",  # a delta: the buckets it covered or found deleted (a full run: empty)
+    "source",
+    "folder",
+]
+
+
 def runs(output_dir: str | Path = "output") -> pd.DataFrame:
-    """One row per complete run, oldest first."""
+    """One row per complete run, full and delta, oldest first."""
     rows = [
         {
             "run_id": r.run_id,
+            "kind": r.kind,
             "run_date": r.run_date,
             "finished_at": r.finished_at,
             "checks": len(r.check_ids),
             "failed_accounts": len(r.failed_accounts),
+            "buckets": None if r.kind == "full" else len(r.observed),
             "source": r.source,
             "folder": str(r.folder),
         }
         for r in complete_runs(output_dir)
     ]
-    columns = ["run_id", "run_date", "finished_at", "checks", "failed_accounts", "source", "folder"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
 
 
 def _rows_from_json(folder: Path) -> pd.DataFrame:
@@ -259,13 +331,61 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::VARCHAR[]"
 
 
+def posture_plan(
+    known: list[Run], targets: list[int], carry_all: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where the posture at each run of ``targets`` comes from, in one pass over the runs:
+
+    ``bases`` (n, account_id, base): the account's findings are those of run ``base`` (the last
+    full run that scanned it), except for ``overrides`` (n, account_id, bucket, src): buckets a
+    later delta observed, whose findings are those of run ``src`` (none when it found the
+    bucket deleted).
+
+    A full run resets what deltas said of the accounts it scanned. An account it could not scan
+    is carried (its earlier base and deltas stay); an account it did not list leaves the
+    posture, unless ``carry_all`` (the trend carries every account forward to its last scan).
+    """
+    wanted = set(targets)
+    base: dict[str, int] = {}
+    latest: dict[str, dict[str, int]] = {}
+    bases, overrides = [], []
+    for n, run in enumerate(known[: max(targets, default=-1) + 1]):
+        if run.kind == "full":
+            for account in run.scanned_accounts:
+                base[account] = n
+                latest.pop(account, None)
+            if not carry_all:
+                listed = set(run.account_ids)
+                for account in [a for a in base if a not in listed]:
+                    del base[account]
+                for account in [a for a in latest if a not in listed]:
+                    del latest[account]
+        else:
+            for account, bucket in run.observed:
+                latest.setdefault(account, {})[bucket] = n
+        if n in wanted:
+            bases.extend((n, account, b) for account, b in base.items())
+            overrides.extend(
+                (n, account, bucket, src)
+                for account, seen in latest.items()
+                for bucket, src in seen.items()
+            )
+    return (
+        pd.DataFrame(bases, columns=["n", "account_id", "base"]),
+        pd.DataFrame(overrides, columns=["n", "account_id", "bucket", "src"]),
+    )
+
+
 class _Store:
     """Some runs as one DuckDB connection, for queries that span many runs.
 
     Tables: ``runs`` (idx in the order given, run_id, run_date), ``scanned`` (idx, account_id:
-    the accounts each run did scan), ``run_checks`` (idx, check_id). :meth:`source`
-    is the SQL of the findings of some runs (idx added), read from the Parquet files directly
-    (only the columns a query names), and from the JSON of older runs or the scan in memory.
+    the accounts each run did scan, a delta's those it observed a bucket of), ``observed`` (idx,
+    account_id, bucket: what each delta covered or found deleted), ``full_scanned`` (idx,
+    account_id: full runs only), ``run_checks`` (idx, check_id). :meth:`source` is the SQL of
+    the findings of some runs (idx added), read from the Parquet files directly (only the
+    columns a query names), and from the JSON of older runs or the scan in memory;
+    :meth:`posture` the findings of the posture at some runs.
     """
 
     def __init__(self, known: list[Run]) -> None:
@@ -285,16 +405,19 @@ class _Store:
                 ],
             }
         )
-        scanned = [
-            (n, a) for n, r in enumerate(known) for a in r.account_ids if a not in r.failed_accounts
-        ]
+        scanned = [(n, a) for n, r in enumerate(known) for a in r.scanned_accounts]
+        full = [(n, a) for n, a in scanned if known[n].kind == "full"]
+        observed = [(n, a, b) for n, r in enumerate(known) for a, b in sorted(r.observed)]
         checks = [(n, c) for n, r in enumerate(known) for c in r.check_ids]
         self._table("runs", runs_frame)
         self._table("scanned", pd.DataFrame(scanned, columns=["idx", "account_id"]))
+        self._table("full_scanned", pd.DataFrame(full, columns=["idx", "account_id"]))
+        self._table("observed", pd.DataFrame(observed, columns=["idx", "account_id", "bucket"]))
         self._table("run_checks", pd.DataFrame(checks, columns=["idx", "check_id"]))
         typed = ", ".join(f"{c} VARCHAR" for c in COLUMNS)
         self.con.execute(f"CREATE TABLE json_findings (idx BIGINT, {typed})")
         self._loaded: set[int] = set()
+        self.plan: tuple[pd.DataFrame, pd.DataFrame] | None = None  # the last posture's
 
     def _table(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register("_frame", frame)
@@ -338,6 +461,28 @@ class _Store:
             )
         return "(" + (" UNION ALL ".join(parts) or "SELECT * FROM json_findings WHERE false") + ")"
 
+    def posture(self, targets: list[int], carry_all: bool = False) -> str:
+        """SQL (a parenthesized SELECT) of the posture's findings at each run of ``targets``:
+        ``n`` (the target), ``src`` (the run a row comes from), then the findings' columns.
+        See :func:`posture_plan`."""
+        bases, overrides = self.plan = posture_plan(self.known, targets, carry_all)
+        self._table("posture_bases", bases)
+        self._table("posture_overrides", overrides)
+        needed = sorted(set(bases["base"]) | set(overrides["src"]))
+        rows = self.source(needed)
+        columns = ", ".join(f"h.{c}" for c in COLUMNS)
+        return f"""(
+            WITH posture_rows AS {rows}
+            SELECT b.n, b.base AS src, {columns}
+            FROM posture_bases b JOIN posture_rows h ON h.idx = b.base AND h.account_id = b.account_id
+            LEFT JOIN posture_overrides o
+                ON o.n = b.n AND o.account_id = h.account_id AND o.bucket = h.bucket
+            WHERE o.n IS NULL
+            UNION ALL
+            SELECT o.n, o.src, {columns}
+            FROM posture_overrides o JOIN posture_rows h
+                ON h.idx = o.src AND h.account_id = o.account_id AND h.bucket = o.bucket)"""
+
     def df(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
         for name, frame in frames.items():
             self.con.register(name, frame)
@@ -356,6 +501,18 @@ def _resolve(name: str | Path, known: list[Run]) -> Run:
 
 
 CURRENT = "(this scan)"
+
+
+def postures(known: list[Run], targets: list[int]) -> dict[int, pd.DataFrame]:
+    """The posture's findings (:data:`COLUMNS`) at each run of ``targets``."""
+    store = _Store(known)
+    try:
+        frame = store.df(f"SELECT * FROM {store.posture(targets)} p")
+    finally:
+        store.close()
+    return {
+        n: frame.loc[frame["n"] == n, COLUMNS].reset_index(drop=True) for n in sorted(set(targets))
+    }
 
 
 def run_of_result(result: ScanResult) -> Run:
@@ -381,52 +538,41 @@ def changes(
     current: str | Path | ScanResult | None = None,
     output_dir: str | Path = "output",
 ) -> pd.DataFrame:
-    """What changed from ``previous`` to ``current`` (run ids or folders; ``current`` may be an
-    in-memory scan result not yet published). Defaults: the last two complete runs (the last
-    one and the result, when ``current`` is a result). ``attrs`` names the runs and checks used.
-    """
+    """What changed from the posture after ``previous`` to the posture after ``current`` (run ids
+    or folders, full or delta; ``current`` may be an in-memory scan result not yet published).
+    Defaults: the newest run and the one before it (the last run and the result, when
+    ``current`` is a result). ``attrs`` names the runs and checks used."""
     known = complete_runs(output_dir)
     in_memory = current is not None and not isinstance(current, str | Path)
     if in_memory:
-        cur_run = run_of_result(current)  # type: ignore[arg-type]
-        cur_frame = findings_of(cur_run)
-        cur_failed, cur_checks, cur_name = cur_run.failed_accounts, cur_run.check_ids, CURRENT
-        candidates = known
+        known = [*known, run_of_result(current)]  # type: ignore[arg-type]
+        cur_idx = len(known) - 1
+    elif current is not None:
+        cur_idx = known.index(_resolve(current, known))
+    elif known:
+        cur_idx = len(known) - 1
     else:
-        cur_run = (
-            _resolve(current, known) if current is not None else (known[-1] if known else None)
-        )
-        if cur_run is None:
-            return _empty("no complete run yet")
-        cur_frame = findings_of(cur_run)
-        cur_failed, cur_checks, cur_name = (
-            cur_run.failed_accounts,
-            cur_run.check_ids,
-            cur_run.run_id,
-        )
-        candidates = [
-            r for r in known if (r.finished_at, r.run_id) < (cur_run.finished_at, cur_run.run_id)
-        ]
+        return _empty("no complete run yet")
+    cur_run = known[cur_idx]
     if previous is not None:
-        prev_run = _resolve(previous, known)
-    elif candidates:
-        prev_run = candidates[-1]
+        prev_idx = known.index(_resolve(previous, known))
+    elif cur_idx:
+        prev_idx = cur_idx - 1
     else:
         return _empty("first run: no history yet")
-    prev_frame = findings_of(prev_run)
+    prev_run = known[prev_idx]
+    cur_name = CURRENT if in_memory else cur_run.run_id
+    frames = postures(known, [prev_idx, cur_idx])
+    prev_frame, cur_frame = frames[prev_idx], frames[cur_idx]
     earlier = [
         n
         for n, r in enumerate(known)
         if (r.finished_at, r.run_id) < (prev_run.finished_at, prev_run.run_id)
     ]
-    checks = [c for c in cur_checks if c in set(prev_run.check_ids)]
+    checks = [c for c in cur_run.check_ids if c in set(prev_run.check_ids)]
     prev_frame = prev_frame[prev_frame["check_id"].isin(checks)]
     cur_frame = cur_frame[cur_frame["check_id"].isin(checks)]
-    # An account the current run could not scan keeps its previous findings.
-    carried = prev_frame[prev_frame["account_id"].isin(cur_failed)]
-    cur_frame = pd.concat(
-        [cur_frame[~cur_frame["account_id"].isin(cur_failed)], carried], ignore_index=True
-    )
+    cur_failed = cur_run.failed_accounts
     merged = prev_frame.merge(
         cur_frame, on="finding_id", how="outer", suffixes=("_prev", "_cur"), indicator="side"
     )
@@ -543,52 +689,66 @@ OPEN_COLUMNS = [
 
 
 def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
-    """Every FAIL of the last complete run, with ``first_seen`` (the run date that began its
-    current FAIL streak) and its age in days, oldest first; an accepted FAIL shows its
-    exception's id and end date (an accepted risk is still open: its age keeps growing).
+    """Every FAIL of the posture after the newest run (full or delta), with ``first_seen`` (the
+    run date that began its current FAIL streak) and its age in days, oldest first; an accepted
+    FAIL shows its exception's id and end date (an accepted risk is still open: its age keeps
+    growing).
 
-    Only a run that scanned the finding's account with its check can break the streak, and only
-    by not saying FAIL: PASS, or no row at all (the bucket was not there). A run that could not
-    scan the account, that did not run the check, or whose check said ERROR (it could not tell)
-    leaves the streak as it was: an age is never made shorter by a gap in the evidence.
+    Only a run that looked at the finding's bucket with its check (a full run that scanned the
+    account, a delta that covered the bucket) can break the streak, and only by not saying FAIL:
+    PASS, or no row at all (the bucket was not there). A run that could not scan the account,
+    that did not run the check, or whose check said ERROR (it could not tell) leaves the streak
+    as it was: an age is never made shorter by a gap in the evidence.
     """
     known = complete_runs(output_dir)
     if not known:
         return pd.DataFrame(columns=OPEN_COLUMNS)
     last_idx = len(known) - 1
     last = known[last_idx]
-    current = findings_of(last)
-    open_now = current.loc[current["status"] == "FAIL", ["finding_id", "account_id", "check_id"]]
-    first_idx: dict[str, int] = {}
-    if len(open_now) and last_idx:
-        store = _Store(known)
-        try:
-            # In the runs before the last that scanned (account, check), numbered newest first
-            # (pos), the streak is the unbroken prefix of FAIL/ERROR rows: where pos == rn.
+    store = _Store(known)
+    try:
+        current = store.df(f"SELECT {', '.join(COLUMNS)} FROM {store.posture([last_idx])} p")
+        open_now = current.loc[
+            current["status"] == "FAIL", ["finding_id", "account_id", "bucket", "check_id"]
+        ]
+        first_idx: dict[str, int] = {}
+        if len(open_now) and last_idx:
+            # The runs before the last that looked at the finding's bucket with its check (a
+            # full run that scanned the account, a delta that covered the bucket), numbered
+            # newest first (pos); the streak is the unbroken prefix of FAIL/ERROR rows there:
+            # where pos == rn.
             streaks = store.df(
                 f"""
-                WITH rac AS (
-                    SELECT s.account_id, c.check_id, s.idx,
-                        row_number() OVER (
-                            PARTITION BY s.account_id, c.check_id ORDER BY s.idx DESC) AS pos
-                    FROM scanned s JOIN run_checks c USING (idx) WHERE s.idx < {last_idx}),
+                WITH looked AS (
+                    SELECT DISTINCT f.finding_id, s.idx
+                    FROM open_now f
+                    JOIN (SELECT idx, account_id, NULL AS bucket FROM full_scanned
+                          UNION ALL SELECT idx, account_id, bucket FROM observed) s
+                        ON s.account_id = f.account_id
+                        AND (s.bucket IS NULL OR s.bucket = f.bucket)
+                    JOIN run_checks c ON c.idx = s.idx AND c.check_id = f.check_id
+                    WHERE s.idx < {last_idx}),
+                rac AS (
+                    SELECT finding_id, idx,
+                        row_number() OVER (PARTITION BY finding_id ORDER BY idx DESC) AS pos
+                    FROM looked),
                 hits AS (
                     SELECT h.finding_id, h.idx, h.status, r.pos,
                         row_number() OVER (PARTITION BY h.finding_id ORDER BY h.idx DESC) AS rn
                     FROM {store.source(list(range(last_idx)))} h
-                    JOIN rac r ON r.account_id = h.account_id AND r.check_id = h.check_id
-                        AND r.idx = h.idx
-                    WHERE h.status IN ('FAIL', 'ERROR')
-                        AND h.finding_id IN (SELECT finding_id FROM open_now))
+                    JOIN rac r ON r.finding_id = h.finding_id AND r.idx = h.idx
+                    WHERE h.status IN ('FAIL', 'ERROR'))
                 SELECT finding_id, min(idx) FILTER (WHERE status = 'FAIL') AS first_idx
                 FROM hits WHERE pos = rn GROUP BY finding_id
                 """,
                 open_now=open_now,
             )
-        finally:
-            store.close()
-        streaks = streaks.dropna(subset=["first_idx"])  # only ERROR in the streak: FAIL now
-        first_idx = dict(zip(streaks["finding_id"], streaks["first_idx"].astype(int), strict=True))
+            streaks = streaks.dropna(subset=["first_idx"])  # only ERROR in the streak: FAIL now
+            first_idx = dict(
+                zip(streaks["finding_id"], streaks["first_idx"].astype(int), strict=True)
+            )
+    finally:
+        store.close()
     today = pd.Timestamp(last.run_date)
     rows = []
     for row in current[current["status"] == "FAIL"].itertuples(index=False):
@@ -665,7 +825,15 @@ def trend(
                 ON g.account_id = a.account_id AND g.run_date >= a.run_date
             """
         )
-        used = sorted(set(picks["idx"]))
+        # Each (date, account) counts the account's posture at the picked run: the run itself
+        # for a full run, the last full run with the later deltas applied for a delta.
+        posture = store.posture(sorted(set(picks["idx"])), carry_all=True)
+        assert store.plan is not None
+        bases, overrides = store.plan
+        pairs = picks[["idx", "account_id"]].rename(columns={"idx": "n"})
+        used = sorted(
+            set(bases.merge(pairs)["base"]) | set(overrides.merge(pairs)["src"])
+        )
         checks = sorted({c for n in used for c in known[n].check_ids})
         if by != "check" and used:
             common = set.intersection(*(set(known[n].check_ids) for n in used))
@@ -678,8 +846,8 @@ def trend(
                 count(*) FILTER (WHERE h.status = 'PASS') AS PASS,
                 count(*) FILTER (WHERE h.status = 'ERROR') AS ERROR,
                 count(*) FILTER (WHERE h.status = 'FAIL' AND h.exception_id <> '') AS ACCEPTED
-            FROM picks p JOIN {store.source(used)} h
-                ON h.idx = p.idx AND h.account_id = p.account_id
+            FROM picks p JOIN {posture} h
+                ON h.n = p.idx AND h.account_id = p.account_id
             WHERE list_contains({listed}, h.check_id)
             GROUP BY ALL ORDER BY p.run_date, h.{key}
             """,
@@ -709,7 +877,8 @@ def remediation_times(output_dir: str | Path = "output") -> pd.DataFrame:
 
     A streak ends only with a PASS: ERROR (the check could not tell) and runs in which the
     account was not scanned leave it open, and a bucket that disappeared was not fixed. A finding
-    fixed twice counts twice. ``open_now`` is the FAIL count of the last run.
+    fixed twice counts twice. ``open_now`` is the FAIL count of the posture after the newest run.
+    A delta's rows are observations like a full run's: a fix a delta saw is dated by the delta.
     """
     known = complete_runs(output_dir)
     if not known:
@@ -746,7 +915,7 @@ def remediation_times(output_dir: str | Path = "output") -> pd.DataFrame:
                 FROM fixed GROUP BY c),
             open_now AS (
                 SELECT check_id, count(*) AS open_now
-                FROM {store.source([len(known) - 1])} WHERE status = 'FAIL' GROUP BY check_id)
+                FROM {store.posture([len(known) - 1])} WHERE status = 'FAIL' GROUP BY check_id)
             SELECT check_id, coalesce(resolved, 0) AS resolved, median_days, p90_days,
                 coalesce(open_now, 0) AS open_now
             FROM per_check FULL OUTER JOIN open_now USING (check_id)
@@ -760,18 +929,88 @@ def remediation_times(output_dir: str | Path = "output") -> pd.DataFrame:
     return frame
 
 
-def high_severity_buckets(run: Run) -> set[str]:
-    """The buckets a run found high severity (what SNS ``notify_only_new`` compares with)."""
+BUCKET_STATE_COLUMNS = ["account_id", "bucket", "status", "bucket_severity"]
+
+
+def _bucket_rows(run: Run) -> pd.DataFrame:
+    """A run's bucket rows (status and severity), from ``buckets.parquet`` or its JSON."""
     path = run.folder / "buckets.parquet"
     if run.source == "parquet" and parquet_ok(path):
         import duckdb
 
-        query = "SELECT bucket FROM read_parquet(?) WHERE bucket_severity = 'high'"
+        query = f"SELECT {', '.join(BUCKET_STATE_COLUMNS)} FROM read_parquet(?)"
         with duckdb.connect() as con:
-            return {row[0] for row in con.execute(query, [str(path)]).fetchall()}
+            return con.execute(query, [str(path)]).df()
     try:
         report = read_report(run.folder / "findings.json")
     except ReportInvalid:
         log.warning("history: %s has no readable bucket severities; treated as none", run.folder)
-        return set()
-    return {b["bucket_name"] for b in report["non_compliant_buckets"] if b["severity"] == "high"}
+        return pd.DataFrame(columns=BUCKET_STATE_COLUMNS)
+    # the contract's non_compliant_buckets says which bucket was how severe
+    severity = {b["bucket_name"]: b["severity"] for b in report["non_compliant_buckets"]}
+    rows = [
+        (
+            b.get("account_id", report["account_id"]),
+            b["bucket_name"],
+            b["status"],
+            severity.get(b["bucket_name"], "none"),
+        )
+        for b in report["buckets"]
+    ]
+    return pd.DataFrame(rows, columns=BUCKET_STATE_COLUMNS)
+
+
+def posture_buckets(output_dir: str | Path = "output") -> pd.DataFrame:
+    """Every bucket of the posture after the newest run (full or delta), with its status and
+    severity: what a delta's alerts compare with (a bucket announced once, not per run)."""
+    known = complete_runs(output_dir)
+    if not known:
+        return pd.DataFrame(columns=BUCKET_STATE_COLUMNS)
+    last = len(known) - 1
+    bases, overrides = posture_plan(known, [last])
+    cache: dict[int, pd.DataFrame] = {}
+
+    def rows_of(n: int) -> pd.DataFrame:
+        if n not in cache:
+            cache[n] = _bucket_rows(known[n])
+        return cache[n]
+
+    parts = []
+    replaced = set(zip(overrides["account_id"], overrides["bucket"], strict=True))
+    for row in bases.itertuples(index=False):
+        rows = rows_of(int(row.base))
+        rows = rows[rows["account_id"] == row.account_id]
+        pairs = zip(rows["account_id"], rows["bucket"], strict=True)
+        keep = pd.Series([p not in replaced for p in pairs], index=rows.index, dtype=bool)
+        parts.append(rows[keep])
+    for row in overrides.itertuples(index=False):
+        rows = rows_of(int(row.src))
+        parts.append(rows[(rows["account_id"] == row.account_id) & (rows["bucket"] == row.bucket)])
+    frame = pd.concat([pd.DataFrame(columns=BUCKET_STATE_COLUMNS), *parts], ignore_index=True)
+    return frame.sort_values(["account_id", "bucket"]).reset_index(drop=True)
+
+
+def high_severity_buckets(output_dir: str | Path = "output") -> set[tuple[str, str]]:
+    """The (account, bucket) pairs high severity in the posture after the newest run: what
+    SNS ``notify_only_new`` compares a new run with, full or delta."""
+    frame = posture_buckets(output_dir)
+    high = frame[frame["bucket_severity"] == "high"]
+    return set(zip(high["account_id"], high["bucket"], strict=True))
+
+
+def buckets_to_announce(
+    result: ScanResult, output_dir: str | Path = "output", only_new: bool = True
+) -> set[str] | None:
+    """``notify_only_new``: the buckets high severity in ``result`` (a full run or a delta, not
+    yet published) that were not high in the posture before it (``None``, every high bucket,
+    when ``only_new`` is off or there is no run yet). Per (account, bucket): a delta of three
+    buckets announces at most those three."""
+    if not only_new or not complete_runs(output_dir):
+        return None
+    high = result.buckets[result.buckets["bucket_severity"] == "high"]
+    before = high_severity_buckets(output_dir)
+    return {
+        bucket
+        for account, bucket in zip(high["account_id"], high["bucket"], strict=True)
+        if (account, bucket) not in before
+    }

@@ -323,16 +323,15 @@ def securityhub_step(
     return result.plan.table
 
 
+
+
 def buckets_to_announce(result: ScanResult, params: Params) -> set[str] | None:
-    """``notify_only_new``: the buckets high severity now that were not in the previous complete
-    run (``None``, every high bucket, when the option is off or there is no previous run)."""
+    """``notify_only_new``: the buckets high severity now that were not in the posture of the
+    run folders before this run (``None``, every high bucket, when the option is off or there is
+    no previous run); see :func:`s3compliance.outputs.history.buckets_to_announce`."""
     from s3compliance.outputs import history
 
-    known = history.complete_runs(params.output_dir) if params.notify_only_new else []
-    if not known:
-        return None
-    high_now = set(result.buckets.loc[result.buckets["bucket_severity"] == "high", "bucket"])
-    return high_now - history.high_severity_buckets(known[-1])
+    return history.buckets_to_announce(result, params.output_dir, params.notify_only_new)
 
 
 def show_step(outcome: pd.DataFrame | str, caption: str) -> None:

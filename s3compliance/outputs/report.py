@@ -24,7 +24,13 @@ from s3compliance.outputs.contract import (
     validate_report,
 )
 from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
-from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with, staged_run
+from s3compliance.outputs.runfolder import (
+    StagedRun,
+    atomic_write_text,
+    atomic_write_with,
+    latest_full,
+    staged_run,
+)
 from s3compliance.outputs.signing import Signer, signer_for
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 
@@ -145,8 +151,14 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         ],
         "accounts": accounts_section(result.accounts),
         "errors": errors,
-        "run": {"retries": result.retries, "api_calls": dict(result.api_calls)},
+        "run": {
+            "retries": result.retries,
+            "api_calls": dict(result.api_calls),
+            "kind": run_kind(result),
+        },
     }
+    if result.delta is not None:
+        report["run"]["delta"] = result.delta.metadata()
     accepted = exceptions_section(result)
     if accepted is not None:
         report["exceptions"] = accepted
@@ -190,10 +202,20 @@ def parameters_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def run_kind(result: ScanResult) -> str:
+    """``full`` (every bucket in scope) or ``delta`` (the buckets a change touched)."""
+    return "full" if result.delta is None else "delta"
+
+
 def run_metadata(
-    result: ScanResult, generated_at: str, run_id: str | None = None
+    result: ScanResult,
+    generated_at: str,
+    run_id: str | None = None,
+    base_run_id: str | None = None,
 ) -> dict[str, Any]:
-    """``run.json``: what history needs to know about a run without reading its findings."""
+    """``run.json``: what history needs to know about a run without reading its findings. A
+    delta adds ``base_run_id`` (the full run it applies to: the one ``latest`` names when it is
+    published), the buckets it covered, those it found deleted, and its events."""
     from s3compliance.checks import select_checks
 
     params = result.params
@@ -215,6 +237,12 @@ def run_metadata(
         "check_ids": [c.id for c in select_checks(params.profile, params.checks)],
         "parameters_hash": parameters_hash(params.to_dict()),
         "exceptions_sha256": result.exceptions.sha256 if result.exceptions else None,
+        "kind": run_kind(result),
+        **(
+            {"base_run_id": base_run_id, **result.delta.metadata()}
+            if result.delta is not None
+            else {}
+        ),
     }
 
 
@@ -301,12 +329,29 @@ def write_report(
     if isinstance(signer, str):
         signer = signer_for(result.params)
     output_dir = output_dir or result.params.output_dir
-    with staged_run(output_dir, run_id or result.params.run_id, signer) as run:
+    kind = run_kind(result)
+    with staged_run(output_dir, run_id or result.params.run_id, signer, kind) as run:
         write_run_files(
             result, run.staging, figures, generated_at, tables, extra_writers, run.planned.name
         )
+        if kind == "delta":
+            run.before_publish = _record_base(Path(output_dir))
     assert run.final is not None
     return run.final
+
+
+def _record_base(output_dir: Path) -> Callable[[StagedRun], None]:
+    """Under the publish lock, before the manifest: a delta's ``run.json`` names its base (the
+    full run ``latest`` names at that moment) and its final run id."""
+
+    def record(staged: StagedRun) -> None:
+        assert staged.final is not None
+        path = staged.staging / "run.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta.update(run_id=staged.final.name, base_run_id=latest_full(output_dir))
+        atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
+
+    return record
 
 
 def overview_table(result: ScanResult) -> pd.DataFrame:

@@ -2,7 +2,10 @@
 
 A run's files are written into a hidden staging folder next to the final one, then the folder is
 renamed into place in one step: a crash leaves either a complete run folder or none, and never
-touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest run.
+touches an earlier run. ``<output>/latest`` is a symlink swapped atomically to the newest *full*
+run (what ``tag``, ``explore`` and ``import-plan`` read: the last full report); a delta run (the
+buckets a change touched) never moves it. ``<output>/latest-state`` (JSON, written atomically)
+names the newest run of either kind.
 Everything that writes into a run folder (the report, the charts, the Pulumi program) goes
 through here.
 
@@ -95,9 +98,29 @@ def _free_run_dir(output_dir: Path, run_id: str) -> Path:
     return candidate
 
 
+LATEST = "latest"
+LATEST_STATE = "latest-state"
+RUN_KINDS = ("full", "delta")
+
+
+def latest_full(output_dir: str | Path) -> str | None:
+    """The run id ``latest`` names (the newest full run), or None before the first."""
+    link = Path(output_dir) / LATEST
+    try:
+        return os.readlink(link).rstrip("/").rsplit("/", 1)[-1] or None
+    except OSError:
+        return None
+
+
+def latest_state_text(run_dir: Path, kind: str, published_at: str) -> str:
+    """``latest-state``: the newest run of either kind, its kind and when it was published."""
+    state = {"run_id": run_dir.name, "kind": kind, "published_at": published_at}
+    return json.dumps(state, indent=2) + "\n"
+
+
 def point_latest(output_dir: Path, run_dir: Path) -> None:
     """Swap ``output/latest`` to the run folder in one rename."""
-    link = output_dir / "latest"
+    link = output_dir / LATEST
     tmp = output_dir / f".latest.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
@@ -143,7 +166,7 @@ def seal(folder: Path, run_id: str, previous: Link | None, signer: Signer | None
 
 @contextlib.contextmanager
 def staged_run(
-    output_dir: str | Path, run_id: str | None, signer: Signer | None = None
+    output_dir: str | Path, run_id: str | None, signer: Signer | None = None, kind: str = "full"
 ) -> Iterator[StagedRun]:
     """A hidden staging folder that becomes ``output_dir/<run_id>`` when the block succeeds.
 
@@ -151,8 +174,10 @@ def staged_run(
     On success, under the publish lock: the name is taken (``-2``, ``-3``... if it is), the run
     is chained to the last one published, ``before_publish`` runs, the manifest is written (and
     signed by ``signer``: a failure publishes nothing), the folder is renamed into place, and
-    the chain's head and ``latest`` point at it.
+    the chain's head and ``latest-state`` point at it, and ``latest`` too for a ``full`` run.
     """
+    if kind not in RUN_KINDS:
+        raise ValueError(f"a run is full or delta, not {kind!r}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
@@ -170,7 +195,11 @@ def staged_run(
             run.link = seal(run.staging, run.final.name, run.previous, signer)
             os.rename(run.staging, run.final)
             atomic_write_text(output_dir / CHAIN_STATE, chain_state_text(run.link))
-            point_latest(output_dir, run.final)
+            published = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            state = latest_state_text(run.final, kind, published)
+            atomic_write_text(output_dir / LATEST_STATE, state)
+            if kind == "full":
+                point_latest(output_dir, run.final)
     except BaseException:
         shutil.rmtree(run.staging, ignore_errors=True)
         raise

@@ -22,12 +22,16 @@ log = logging.getLogger(__name__)
 DISCOVERED_COLUMNS = ["bucket", "region", "created", "location_error"]
 
 
-def _list_pages(client: Any, page_size: int, retry: RetryPolicy, region: str | None) -> list[dict]:
-    """All buckets ListBuckets returns, page by page."""
+def _list_pages(
+    client: Any, page_size: int, retry: RetryPolicy, region: str | None, prefix: str = ""
+) -> list[dict]:
+    """All buckets ListBuckets returns, page by page (those whose name starts with ``prefix``)."""
     buckets: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"MaxBuckets": page_size}
     if region:
         kwargs["BucketRegion"] = region
+    if prefix:
+        kwargs["Prefix"] = prefix
     page_no = 0
     while True:
         page = retry.call(client.list_buckets, **kwargs)
@@ -76,6 +80,17 @@ def matches(name: str, include: list[str], exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in exclude)
 
 
+def _named(clients: Clients, names: list[str], retry: RetryPolicy, page_size: int) -> list[dict]:
+    """The account's own buckets among ``names``: one ListBuckets by ``Prefix`` per name, so a
+    bucket is found exactly as a full listing would find it (owned by this account), and a name
+    not listed is a bucket this account does not have (deleted, or never its own)."""
+    found = []
+    for name in dict.fromkeys(names):
+        listed = _list_pages(clients.s3(DEFAULT_REGION), page_size, retry, None, prefix=name)
+        found.extend(item for item in listed if item["Name"] == name)
+    return found
+
+
 def discover_buckets(
     clients: Clients,
     regions: list[str],
@@ -83,16 +98,22 @@ def discover_buckets(
     page_size: int = 1000,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    names: list[str] | None = None,
 ) -> pd.DataFrame:
     """The buckets to scan, one row each, sorted by name.
 
     ``regions == ["*"]`` lists every bucket once and reads each region from the response, calling
     GetBucketLocation only where the response does not say. A bucket whose location cannot be read
     keeps its row with ``location_error`` set, so the scan reports it as ERROR instead of losing it.
+
+    ``names`` (a delta run): only those buckets, each looked up on its own; a name that is not
+    one of the account's buckets, or not in the scan's regions and patterns, has no row.
     """
     include, exclude = include or [], exclude or []
     raw: list[dict[str, Any]] = []
-    if regions == ["*"]:
+    if names is not None:
+        raw = _named(clients, names, retry, page_size)
+    elif regions == ["*"]:
         raw = _list_pages(clients.s3(DEFAULT_REGION), page_size, retry, None)
     else:
         for region in regions:
@@ -106,6 +127,9 @@ def discover_buckets(
         region, problem = item.get("BucketRegion") or "", ""
         if not region:
             region, problem = _locate(clients.s3(DEFAULT_REGION), name, retry)
+        if names is not None and regions != ["*"] and region and region not in regions:
+            log.info("bucket %s is in %s, outside the scanned regions: not scanned", name, region)
+            continue
         created = item.get("CreationDate")
         rows[name] = {
             "bucket": name,
@@ -115,4 +139,8 @@ def discover_buckets(
         }
     log.info("discovered %d bucket(s) in %s", len(rows), ", ".join(regions))
     frame = pd.DataFrame([rows[n] for n in sorted(rows)], columns=DISCOVERED_COLUMNS)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    if names is not None:  # what a delta records as deleted: the account has no such bucket
+        listed = {item["Name"] for item in raw}
+        frame.attrs["missing"] = sorted(n for n in set(names) if n not in listed)
+    return frame

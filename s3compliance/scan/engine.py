@@ -35,6 +35,7 @@ from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.checks.frameworks import framework_summary
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code, make_session, partition_for_region
+from s3compliance.scan.delta import OWN, Delta, DeltaRequest
 from s3compliance.scan.discovery import discover_buckets
 from s3compliance.scan.evidence import (
     BucketEvidence,
@@ -137,6 +138,7 @@ class ScanResult:
     organization: bool = False  # more than the caller's own account was asked for
     started_at: str = field(default_factory=lambda: utc_now())  # when the scan started, UTC
     exceptions: ExceptionSet | None = None  # the accepted risks applied (README)
+    delta: Delta | None = None  # a delta run: the buckets it covered (None: a full run)
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
@@ -461,8 +463,9 @@ class Scanner:
         )
         self.retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s, sleep=sleep)
 
-    def discover(self) -> pd.DataFrame:
-        """The buckets to scan (see :func:`s3compliance.scan.discovery.discover_buckets`).
+    def discover(self, names: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """The buckets to scan (see :func:`s3compliance.scan.discovery.discover_buckets`): every
+        one in scope, or only ``names`` for a delta (``attrs["missing"]``: those not found).
 
         Raises :class:`botocore.exceptions.NoCredentialsError` when there are no credentials and
         :class:`ScanAborted` when the buckets cannot be listed at all.
@@ -470,7 +473,13 @@ class Scanner:
         p = self.params
         try:
             return discover_buckets(
-                self.clients, p.regions, self.retry, p.page_size, p.include, p.exclude
+                self.clients,
+                p.regions,
+                self.retry,
+                p.page_size,
+                p.include,
+                p.exclude,
+                None if names is None else list(names),
             )
         except NoCredentialsError:
             raise
@@ -610,8 +619,11 @@ def run_scan(
     session: boto3.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: bool | None = None,
+    delta: DeltaRequest | None = None,
 ) -> ScanResult:
-    """Scan the account(s) the parameters point at and return the findings.
+    """Scan the account(s) the parameters point at and return the findings: every bucket in
+    scope, or with ``delta`` only the buckets it names (a delta run: ``result.delta`` says
+    which it covered and which it found deleted).
 
     One account on the threads engine is today's :class:`Scanner`; an account list, the
     organization or the Dask engine go through :class:`s3compliance.scan.engines.OrgScanner`.
@@ -620,7 +632,23 @@ def run_scan(
         from s3compliance.scan.engines import OrgScanner
 
         base = session or (clients.session if clients is not None else None)
-        org = OrgScanner(params, session=base, sleep=sleep)
+        org = OrgScanner(params, session=base, sleep=sleep, delta=delta)
         return org.check(org.discover(), progress)
     scanner = Scanner(params, clients, session, sleep)
-    return scanner.check(scanner.discover(), progress)
+    if delta is None:
+        return scanner.check(scanner.discover(), progress)
+    account_id = scanner.clients.account_id(scanner.retry)
+    others = sorted(set(delta.buckets) - {OWN, account_id})
+    if others:
+        raise ScanAborted(
+            f"the delta names account {others[0]}, but this scan is of account {account_id} only "
+            "(accounts: null)"
+        )
+    discovered = scanner.discover(delta.for_account(account_id, own=True))
+    result = scanner.check(discovered, progress)
+    result.delta = Delta(
+        {account_id: tuple(discovered["bucket"])},
+        {account_id: tuple(discovered.attrs["missing"])},
+        delta.events,
+    )
+    return result

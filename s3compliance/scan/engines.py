@@ -37,6 +37,7 @@ from s3compliance.accepted.exceptions import ExceptionSet
 from s3compliance.checks import select_checks
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code
+from s3compliance.scan.delta import OWN, Delta, DeltaRequest
 from s3compliance.scan.discovery import DISCOVERED_COLUMNS
 from s3compliance.scan.engine import (
     ACCOUNT_COLUMNS,
@@ -82,6 +83,7 @@ class AccountTask:
     params: Params
     own: bool  # the caller's own account: its own credentials, no role
     exceptions: ExceptionSet | None = None  # read once by the driver, handed to every shard
+    buckets: tuple[str, ...] | None = None  # a delta: only these buckets (None: every one)
 
 
 @dataclass
@@ -102,6 +104,7 @@ class AccountDiscovery:
     stats: TaskStats
     error_code: str = ""
     reason: str = ""
+    missing: tuple[str, ...] = ()  # a delta's buckets the account no longer has
 
 
 @dataclass(frozen=True)
@@ -170,11 +173,13 @@ def discover_account(
         clients = _clients(task, retry, base, hook)
         scanner = Scanner(p, clients, sleep=sleep, exceptions=task.exceptions)
         step = "ListBuckets"
-        discovered = scanner.discover()
+        discovered = scanner.discover(task.buckets)
+        missing = tuple(discovered.attrs.get("missing", ()))
         step = "account documents"
         docs, rows = scanner.account_step(account.account_id, account.name)
         retries = retry.counter.count + scanner.retry.counter.count
-        return AccountDiscovery(task, discovered, docs, rows, _stats(started, clients, retries))
+        stats = _stats(started, clients, retries)
+        return AccountDiscovery(task, discovered, docs, rows, stats, missing=missing)
     except Exception as exc:  # one account's failure is that account's row, never the run's end
         code = _code(exc)
         if step == "AssumeRole" and not task.own:
@@ -392,6 +397,8 @@ class OrgScanner:
 
     ``session`` is the caller's (default: ``aws_profile`` or the default chain); ``hook`` is
     called on each new role session (the embedded demo installs its emulators with it).
+    ``delta``: only the accounts and buckets it names (an account it names that is not in the
+    scan's scope is left out, logged).
     """
 
     def __init__(
@@ -400,6 +407,7 @@ class OrgScanner:
         session: boto3.Session | None = None,
         hook: SessionHook | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        delta: DeltaRequest | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.started_at = utc_now()
@@ -414,6 +422,7 @@ class OrgScanner:
         self.skipped: list[Account] = []
         self.listed: list[str] = []
         self.discoveries: list[AccountDiscovery] = []
+        self.delta = delta
         self._engine: ThreadsEngine | DaskEngine | None = None
 
     @property
@@ -439,14 +448,38 @@ class OrgScanner:
         self.listed = [a.account_id for a in found]
         if self.params.accounts is None and self.caller_id == "unknown":
             raise ScanAborted("cannot tell the caller's account: sts:GetCallerIdentity failed")
+        if self.delta is not None:
+            found = self._delta_accounts(found)
         self.skipped = [a for a in found if not a.active]
         return [a for a in found if a.active]
+
+    def _delta_accounts(self, found: list[Account]) -> list[Account]:
+        """The scope's accounts the delta names (its own-account names are the caller's)."""
+        assert self.delta is not None
+        chosen = [
+            a
+            for a in found
+            if self.delta.for_account(a.account_id, a.account_id == self.caller_id) is not None
+        ]
+        named = {a.account_id for a in chosen}
+        for account_id in sorted(set(self.delta.buckets) - named - {OWN}):
+            log.info("delta: account %s is not in the scan's scope: not scanned", account_id)
+        self.listed = [a.account_id for a in chosen]
+        return chosen
 
     def discover(self, progress: bool | None = None) -> pd.DataFrame:
         """Every active account's buckets, with ``account_id`` and ``account_name`` columns."""
         accounts = self.accounts()
         tasks = [
-            AccountTask(a, self.params, a.account_id == self.caller_id, self.exceptions)
+            AccountTask(
+                a,
+                self.params,
+                a.account_id == self.caller_id,
+                self.exceptions,
+                self.delta.for_account(a.account_id, a.account_id == self.caller_id)
+                if self.delta is not None
+                else None,
+            )
             for a in accounts
         ]
         with tqdm(
@@ -510,6 +543,17 @@ class OrgScanner:
         finally:
             self.close()
         return self._assemble(results)
+
+    def _delta_covered(self) -> Delta | None:
+        """What a delta covered: in each account it reached, the buckets found and those gone."""
+        if self.delta is None:
+            return None
+        reached = [d for d in self.discoveries if not d.error_code]
+        return Delta(
+            {d.task.account.account_id: tuple(d.discovered["bucket"]) for d in reached},
+            {d.task.account.account_id: d.missing for d in reached},
+            self.delta.events,
+        )
 
     def _assemble(self, results: list[ShardResult]) -> ScanResult:
         by_account: dict[str, list[ShardResult]] = {}
@@ -579,6 +623,7 @@ class OrgScanner:
             organization=True,
             started_at=self.started_at,
             exceptions=self.exceptions,
+            delta=self._delta_covered(),
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("organization scan finished: %s", summary)
