@@ -177,7 +177,12 @@ def test_a_failed_run_changes_neither_the_folder_nor_the_chain(tmp_path: Path) -
     with pytest.raises(RuntimeError), staged_run(tmp_path, "b") as run:
         (run.staging / "findings.json").write_text("{}")
         raise RuntimeError("the scan failed")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".chain.json", "a", "latest", "latest-state"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".chain.json",
+        "a",
+        "latest",
+        "latest-state",
+    ]
     assert (tmp_path / ".chain.json").read_bytes() == head
 
 

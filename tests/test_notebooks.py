@@ -187,7 +187,7 @@ def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
     header = (out / "header.html").read_text()
     assert "chains to run <code>nb-demo&lt;script&gt;</code>" in header
     assert f'<code class="evidence-previous">{"ab" * 32}</code>' in header
-    assert "(ECDSA_SHA_256) by <code class=\"evidence-key\">arn:aws:kms:" in header
+    assert '(ECDSA_SHA_256) by <code class="evidence-key">arn:aws:kms:' in header
     assert '<code class="evidence-archive">s3://evidence-archive/runs/r2/</code>' in header
     (out / "header.html").unlink()
     export_html(folder / "compliance_report.ipynb", out / "plain.html")  # not published: no header

@@ -160,7 +160,12 @@ def test_crash_mid_write_leaves_the_previous_report_intact(
     monkeypatch.setattr(report_mod, "findings_csv", explode)
     with pytest.raises(OSError, match="disk full"):
         write_report(result, tmp_path, "bad")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".chain.json", "good", "latest", "latest-state"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".chain.json",
+        "good",
+        "latest",
+        "latest-state",
+    ]
     assert (tmp_path / "latest").resolve() == good.resolve()
     assert (good / "findings.json").read_bytes() == before
 

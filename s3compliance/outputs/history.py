@@ -474,7 +474,8 @@ class _Store:
         return f"""(
             WITH posture_rows AS {rows}
             SELECT b.n, b.base AS src, {columns}
-            FROM posture_bases b JOIN posture_rows h ON h.idx = b.base AND h.account_id = b.account_id
+            FROM posture_bases b JOIN posture_rows h
+                ON h.idx = b.base AND h.account_id = b.account_id
             LEFT JOIN posture_overrides o
                 ON o.n = b.n AND o.account_id = h.account_id AND o.bucket = h.bucket
             WHERE o.n IS NULL
@@ -831,9 +832,7 @@ def trend(
         assert store.plan is not None
         bases, overrides = store.plan
         pairs = picks[["idx", "account_id"]].rename(columns={"idx": "n"})
-        used = sorted(
-            set(bases.merge(pairs)["base"]) | set(overrides.merge(pairs)["src"])
-        )
+        used = sorted(set(bases.merge(pairs)["base"]) | set(overrides.merge(pairs)["src"]))
         checks = sorted({c for n in used for c in known[n].check_ids})
         if by != "check" and used:
             common = set.intersection(*(set(known[n].check_ids) for n in used))

@@ -323,8 +323,6 @@ def securityhub_step(
     return result.plan.table
 
 
-
-
 def buckets_to_announce(result: ScanResult, params: Params) -> set[str] | None:
     """``notify_only_new``: the buckets high severity now that were not in the posture of the
     run folders before this run (``None``, every high bucket, when the option is off or there is
