@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,16 +98,25 @@ def _row(finding: dict[str, Any], action: str, workflow: str = "") -> dict[str, 
     }
 
 
+def bucket_of_resource(resource_id: str) -> str:
+    """The bucket an ASFF resource id names (``arn:<partition>:s3:::<bucket>``), else ""."""
+    prefix, sep, bucket = resource_id.partition(":s3:::")
+    return bucket if sep and prefix.startswith("arn:") else ""
+
+
 def plan_import(
     findings: list[dict[str, Any]],
     state: dict[str, Any],
     now: str,
     scanned_accounts: Iterable[str],
     include_passed: bool = False,
+    scanned_buckets: Collection[tuple[str, str]] | None = None,
 ) -> Plan:
     """Decide, from the run's ASFF findings and the state of the last import, what to create,
     update, archive, suppress and unsuppress. ``scanned_accounts``: the accounts the run did
-    scan (a finding of an account it could not scan is never archived as gone)."""
+    scan (a finding of an account it could not scan is never archived as gone).
+    ``scanned_buckets`` (a delta run): the (account, bucket) pairs it rescanned or found
+    deleted; only their findings can be archived as gone (the others were not looked at)."""
     known: dict[str, dict[str, Any]] = state.get("findings", {})
     rows, imports, workflows = [], [], []
     new_state = {"version": STATE_VERSION, "findings": copy.deepcopy(known)}
@@ -166,6 +175,11 @@ def plan_import(
             continue
         if before["account_id"] not in scanned:
             continue  # not scanned this time: nothing is known about it
+        if scanned_buckets is not None and (
+            before["account_id"],
+            bucket_of_resource(before["finding"]["Resources"][0]["Id"]),
+        ) not in scanned_buckets:
+            continue  # a delta run did not look at this bucket
         gone = {**before["finding"], "RecordState": "ARCHIVED", "UpdatedAt": now}
         rows.append(_row(gone, "archive"))
         imports.append(gone)

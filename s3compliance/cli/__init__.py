@@ -63,7 +63,11 @@ EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
         "bad Security Hub state",
         EXIT_USAGE,
     ),
-    (("s3compliance.outputs.history:HistoryError",), "bad arguments", EXIT_USAGE),
+    (
+        ("s3compliance.outputs.history:HistoryError", "s3compliance.scan.delta:DeltaInvalid"),
+        "bad arguments",
+        EXIT_USAGE,
+    ),
     (("s3compliance.iac.remediation:RemediationError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
     (("s3compliance.scan.engines:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     """Add this group's commands to the parser's subcommands."""
-    diff = sub.add_parser("diff", help="what changed between two runs (default: the last two)")
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between the postures after two runs, full or delta (default: after "
+        "the newest run and before it)",
+    )
     diff.add_argument(
         "runs", nargs="*", help="RUN_A RUN_B: run ids under the output folder, or paths"
     )
@@ -60,8 +64,8 @@ def _print_changes(changed: pd.DataFrame) -> None:
         print(attrs["note"])
         return
     print(
-        f"Changes from {attrs['previous']} to {attrs['current']} "
-        f"(checks compared: {', '.join(attrs['checks'])})"
+        f"Changes from {attrs['previous']} ({attrs['previous_kind']}) to {attrs['current']} "
+        f"({attrs['current_kind']}) (checks compared: {', '.join(attrs['checks'])})"
     )
     if attrs["carried_forward"]:
         print(f"Carried forward (not scanned this time): {', '.join(attrs['carried_forward'])}")
@@ -97,6 +101,13 @@ def _history(args: argparse.Namespace) -> int:
     if trend.empty:
         print("no complete run yet")
         return EXIT_OK
+    listed = history.runs(args.output_dir)
+    kinds = listed["kind"].value_counts()
+    newest = listed.iloc[-1]
+    print(
+        f"Runs: {int(kinds.get('full', 0))} full, {int(kinds.get('delta', 0))} delta; "
+        f"newest: {newest['run_id']} ({newest['kind']})"
+    )
     key = history.TREND_BY[args.by]
     dates = trend["run_date"]
     print(

@@ -18,6 +18,7 @@ from s3compliance.params import Params, ParamsError, load_params
 if TYPE_CHECKING:
     import pandas as pd
 
+    from s3compliance.scan.delta import DeltaRequest
     from s3compliance.scan.engine import ScanResult
 
 DEMO_PARAMS = Path("params/demo.yaml")
@@ -28,6 +29,12 @@ def register(sub: Any) -> None:
     scan = sub.add_parser("scan", help="scan the account the credentials point at")
     scan.add_argument("--params", required=True, help="YAML parameters file")
     scan.add_argument("--endpoint-url", help="S3-compatible endpoint (moto server, LocalStack)")
+    scan.add_argument(
+        "--buckets",
+        metavar="NAME[,NAME...]",
+        help="a delta run: rescan only these buckets (ACCOUNT:NAME names the account in an "
+        "organization scan); `latest` stays on the last full run",
+    )
     run = sub.add_parser("run", help="execute the report notebook (papermill) on the account")
     run.add_argument("--params", required=True, help="YAML parameters file")
     demo = sub.add_parser("demo", help="the report notebook on the embedded demo account")
@@ -97,9 +104,30 @@ def print_accounts(summary: dict, accounts: pd.DataFrame) -> None:
         print("The organization scan is INCOMPLETE: see the accounts in error above.")
 
 
+def print_delta(result: ScanResult, folder: Path) -> None:
+    """What a delta run covered, and what it changed in the posture (``s3compliance diff``)."""
+    from s3compliance.outputs import history
+
+    assert result.delta is not None
+    covered = sum(len(n) for n in result.delta.covered.values())
+    deleted = [f"{a}:{n}" for a, names in result.delta.deleted.items() for n in names]
+    base = json.loads((folder / "run.json").read_text(encoding="utf-8"))["base_run_id"]
+    print(
+        f"Delta run: {covered} bucket(s) rescanned, {len(deleted)} found deleted"
+        + (f" ({', '.join(deleted)})" if deleted else "")
+        + f"; applied to full run {base or '(none yet: run a full scan)'}"
+    )
+    changed = history.changes(output_dir=folder.parent)
+    counts = changed["kind"].value_counts()
+    told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in history.CHANGE_KINDS)
+    print(f"Changes to the posture: {told} (s3compliance diff --output-dir {folder.parent})")
+
+
 def print_summary(result: ScanResult, report_dir: Path) -> None:
     from s3compliance.outputs.report import exceptions_section
 
+    if result.delta is not None:
+        print_delta(result, report_dir)
     print(f"Account {result.account_id}, regions {', '.join(result.regions)}")
     print_counts(result.summary())
     print_accepted(result.summary(), exceptions_section(result))
@@ -149,12 +177,72 @@ def _scan(args: argparse.Namespace) -> int:
     from s3compliance.scan.engine import run_scan
 
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
+    delta = _delta_request(args.buckets, params) if args.buckets is not None else None
     signer = signer_for(params)  # a KMS key that cannot sign stops the run before the scan
     preflight_archive(params)  # so does an archive bucket that is not write-once
-    result = run_scan(params)
+    result = run_scan(params, delta=delta)
+    alert = _delta_alerts(result, params) if delta is not None else None
     folder = write_report(result, signer=signer)
     print_summary(result, folder)
-    return _after_publish(params, folder, _exit_code(result.summary()))
+    code = _exit_code(result.summary())
+    if alert is not None and not alert():
+        code = EXIT_FAILURE
+    return _after_publish(params, folder, code)
+
+
+def _delta_request(text: str, params: Params) -> DeltaRequest:
+    """``--buckets``: names of the scanned account, or ``ACCOUNT:NAME``; in an organization
+    scan a bare name is looked up in the posture of the run folders (it must be known there)."""
+    from s3compliance.outputs.history import posture_buckets
+    from s3compliance.scan.delta import OWN, DeltaRequest, parse_bucket_list
+
+    names = parse_bucket_list(text)
+    if params.multi_account and names.get(OWN):
+        known = posture_buckets(params.output_dir)
+        owner = dict(zip(known["bucket"], known["account_id"], strict=True))
+        unknown = [n for n in names[OWN] if n not in owner]
+        if unknown:
+            raise ParamsError(
+                f"--buckets: {unknown[0]!r} is not in the last runs of {params.output_dir}: "
+                "name its account as ACCOUNT:NAME"
+            )
+        for name in names.pop(OWN):
+            names.setdefault(owner[name], []).append(name)
+    return DeltaRequest.of(names)
+
+
+def _delta_alerts(result: ScanResult, params: Params) -> Callable[[], bool] | None:
+    """A delta's alerts, decided before it is published (against the posture before it) and
+    sent after: SNS for each of its buckets that became high severity, SQS for its non-compliant
+    buckets. CloudWatch metrics are account-wide counts: a delta's would read as a drop, so it
+    publishes none. Returns the sender (False when a message failed), or None with no channel."""
+    if not (params.sns_topic_arn or params.sqs_queue_url):
+        return None
+    from s3compliance.actions.alerts import send_alerts
+    from s3compliance.outputs.history import buckets_to_announce
+    from s3compliance.outputs.report import build_report
+    from s3compliance.scan.aws import Clients, make_session
+    from s3compliance.scan.retry import RetryPolicy
+
+    announce = buckets_to_announce(result, params.output_dir, params.notify_only_new)
+
+    def send() -> bool:
+        clients = Clients(make_session(params.aws_profile), params.endpoint_url)
+        retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
+        outcome = send_alerts(
+            build_report(result),
+            result.buckets,
+            clients,
+            retry,
+            sns_topic_arn=params.sns_topic_arn,
+            announce=announce,
+            sqs_queue_url=params.sqs_queue_url,
+        )
+        for row in outcome.itertuples(index=False):
+            print(f"Alerts: {row.channel} {row.target}: {row.sent} sent, {row.failed} failed")
+        return not outcome["failed"].any()
+
+    return send
 
 
 def _after_publish(

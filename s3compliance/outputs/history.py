@@ -622,11 +622,18 @@ def changes(
     frame.attrs.update(
         previous=prev_run.run_id,
         current=cur_name,
+        previous_kind=describe_kind(prev_run),
+        current_kind=describe_kind(cur_run),
         checks=checks,
         note="",
         carried_forward=sorted(cur_failed),
     )
     return frame
+
+
+def describe_kind(run: Run) -> str:
+    """``full run``, or ``delta run of N bucket(s)`` (covered or found deleted)."""
+    return "full run" if run.kind == "full" else f"delta run of {len(run.observed)} bucket(s)"
 
 
 def _ever_failed(known: list[Run], earlier: list[int], merged: pd.DataFrame) -> set[str]:
@@ -672,7 +679,15 @@ def _kind(
 
 def _empty(note: str) -> pd.DataFrame:
     frame = pd.DataFrame(columns=CHANGE_COLUMNS)
-    frame.attrs.update(previous=None, current=None, checks=[], note=note, carried_forward=[])
+    frame.attrs.update(
+        previous=None,
+        current=None,
+        previous_kind=None,
+        current_kind=None,
+        checks=[],
+        note=note,
+        carried_forward=[],
+    )
     return frame
 
 

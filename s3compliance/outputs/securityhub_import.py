@@ -99,6 +99,20 @@ def first_seen(output_dir: str | Path) -> dict[str, str]:
     }
 
 
+def delta_buckets(report: dict[str, Any]) -> set[tuple[str, str]] | None:
+    """A delta run's (account, bucket) pairs, rescanned or found deleted (None: a full run)."""
+    run = report.get("run", {})
+    if run.get("kind") != "delta":
+        return None
+    delta = run["delta"]
+    return {
+        (account, bucket)
+        for part in ("buckets", "deleted_buckets")
+        for account, names in delta[part].items()
+        for bucket in names
+    }
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -137,7 +151,12 @@ def import_report(
     scanned = {f["AwsAccountId"] for f in findings} | {report["account_id"]}
     scanned |= {a["account_id"] for a in report.get("accounts", [])}
     plan = securityhub.plan_import(
-        findings, state, now, scanned - failed, params.securityhub_include_passed
+        findings,
+        state,
+        now,
+        scanned - failed,
+        params.securityhub_include_passed,
+        delta_buckets(report),
     )
     if not apply:
         return ImportResult(plan, None)

@@ -26,6 +26,18 @@ class DeltaInvalid(ValueError):
     """A bucket name or account id that cannot be one; the message says which, in one line."""
 
 
+def parse_bucket_list(text: str) -> dict[str, list[str]]:
+    """``a,b,123456789012:c`` as names per account (:data:`OWN` for names without one): what
+    ``scan --buckets`` takes. Bucket names hold no ``:``, so ``ACCOUNT:NAME`` is unambiguous."""
+    per_account: dict[str, list[str]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        account, _, name = item.rpartition(":")
+        per_account.setdefault(account, []).append(name)
+    return per_account
+
+
 @dataclass(frozen=True)
 class Event:
     """A change that caused the delta (a CloudTrail event id and its time, UTC ISO)."""

@@ -35,7 +35,7 @@ from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.checks.frameworks import framework_summary
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code, make_session, partition_for_region
-from s3compliance.scan.delta import OWN, Delta, DeltaRequest
+from s3compliance.scan.delta import OWN, Delta, DeltaInvalid, DeltaRequest
 from s3compliance.scan.discovery import discover_buckets
 from s3compliance.scan.evidence import (
     BucketEvidence,
@@ -640,7 +640,7 @@ def run_scan(
     account_id = scanner.clients.account_id(scanner.retry)
     others = sorted(set(delta.buckets) - {OWN, account_id})
     if others:
-        raise ScanAborted(
+        raise DeltaInvalid(
             f"the delta names account {others[0]}, but this scan is of account {account_id} only "
             "(accounts: null)"
         )
