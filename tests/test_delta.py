@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import minimal_report
 from test_history_queries import A, B, fails, write_run
 
 from s3compliance.actions import securityhub
-from s3compliance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
+from s3compliance.cli import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs import history
 from s3compliance.outputs.report import write_report
 from s3compliance.scan.aws import Clients
@@ -110,8 +111,8 @@ def test_deltas_answer_as_full_scans_at_the_same_moments(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def demo_with_a_delta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """The demo account's buckets (138 in us-east-1) scanned in full, then a delta of three of them: one
-    changed, one deleted, one unchanged."""
+    """The demo account's buckets (138 in us-east-1) scanned in full, then a delta of three of
+    them: one changed, one deleted, one unchanged."""
     out = tmp_path_factory.mktemp("delta") / "output"
     with demo_account() as session:
         clients = Clients(session, endpoint_url=None, max_workers=8)
@@ -285,6 +286,16 @@ def test_a_full_run_resets_the_deltas_before_it(tmp_path) -> None:
     assert list(history.open_findings(out)["first_seen"]) == ["2026-11-03"]
 
 
+def test_an_account_a_full_run_does_not_list_leaves_with_its_deltas(tmp_path) -> None:
+    out = tmp_path / "output"
+    write_run(out, 1, fails(A, 1))
+    write_delta(out, 2, fails(B, 1), {B: ["b0"]})  # an account seen only by a delta
+    assert set(history.open_findings(out)["account_id"]) == {A, B}
+    write_run(out, 3, fails(A, 1))  # the full run lists A only: B leaves the posture
+    assert set(history.open_findings(out)["account_id"]) == {A}
+    assert history.changes(output_dir=out).set_index("account_id").loc[B, "kind"] == "gone"
+
+
 def test_a_delta_streak_only_counts_the_buckets_it_covered(tmp_path) -> None:
     out = tmp_path / "output"
     write_run(out, 1, fails(A, 2))
@@ -331,11 +342,20 @@ def test_a_corrupt_delta_is_skipped_with_one_warning(tmp_path, caplog) -> None:
     bad_buckets = write_delta(out, 4, [], {A: []}, deleted={A: ["b1"]})
     meta = json.loads((bad_buckets / "run.json").read_text())
     (bad_buckets / "run.json").write_text(json.dumps({**meta, "buckets": {A: "b0"}}))
+    not_a_map = write_delta(out, 5, [], {A: []}, deleted={A: ["b1"]})
+    (not_a_map / "run.json").write_text(json.dumps({**meta, "deleted_buckets": ["b1"]}))
+    # a delta whose run.json is lost and whose findings.json says delta without saying what
+    json_only = write_delta(out, 6, [], {A: []}, deleted={A: ["b1"]})
+    (json_only / "run.json").unlink()
+    report = minimal_report()
+    report["run"] = {"kind": "delta"}
+    (json_only / "findings.json").write_text(json.dumps(report))
+    (json_only / "findings.parquet").unlink()
     with caplog.at_level(logging.WARNING, logger="s3compliance.outputs.history"):
         known = history.complete_runs(out)
     assert [r.kind for r in known] == ["full"]
     warned = [r.getMessage() for r in caplog.records]
-    assert len(warned) == 3 and all("skipping" in w for w in warned)
+    assert len(warned) == 5 and all("skipping" in w for w in warned)
     assert len(history.open_findings(out)) == 2  # nothing read as deleted
 
 
@@ -465,3 +485,58 @@ def test_a_delta_of_an_organization_scans_only_the_accounts_it_names(tmp_path) -
     assert result.delta.covered == {caller: (own,), member: ()}
     assert result.delta.deleted == {caller: (), member: ("no-such-bucket",)}
     assert list(result.buckets["bucket"]) == [own]
+
+
+def test_bare_names_of_an_organization_delta_are_found_in_the_posture(demo_with_a_delta) -> None:
+    from s3compliance.cli.runs import _delta_request
+
+    out, made = demo_with_a_delta
+    params = replace(made["full"].params, output_dir=str(out), accounts=[A])
+    request = _delta_request(f"demo-compliant-01, {B}:elsewhere", params)
+    assert request.buckets == {made["full"].account_id: ("demo-compliant-01",), B: ("elsewhere",)}
+
+
+def test_scan_buckets_alerts_only_the_buckets_that_became_high(
+    moto_server, server_session, tmp_path, capsys
+) -> None:
+    s3 = server_session.client("s3", endpoint_url=moto_server)
+    sns = server_session.client("sns", endpoint_url=moto_server)
+    sqs = server_session.client("sqs", endpoint_url=moto_server)
+    topic = sns.create_topic(Name="s3-compliance")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
+    s3.create_bucket(Bucket="already-high")
+    path = _params_file(tmp_path, f"high_severity_threshold: 2\nsns_topic_arn: {topic}\n")
+    base = ["scan", "--params", path, "--endpoint-url", moto_server]
+    assert main([*base, "--run-id", "r1"]) == EXIT_FINDINGS  # a full scan sends no alert
+    s3.create_bucket(Bucket="became-high")
+    capsys.readouterr()
+    assert main([*base, "--run-id", "r2", "--buckets", "already-high,became-high"]) == (
+        EXIT_FINDINGS
+    )
+    assert f"Alerts: sns {topic}: 1 sent, 0 failed" in capsys.readouterr().out
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    subjects = [json.loads(m["Body"])["Subject"] for m in got]
+    assert subjects == ["High-Severity S3 Compliance Violation: became-high"]
+    # a topic that cannot be reached is exit 1, after the delta is published
+    s3.create_bucket(Bucket="third-high")
+    broken = _params_file(
+        tmp_path,
+        "high_severity_threshold: 2\nsns_topic_arn: arn:aws:sns:us-east-1:123456789012:missing\n",
+    )
+    code = main(
+        [
+            "scan",
+            "--params",
+            broken,
+            "--endpoint-url",
+            moto_server,
+            "--run-id",
+            "r3",
+            "--buckets",
+            "third-high",
+        ]
+    )
+    assert code == EXIT_FAILURE
+    assert (tmp_path / "out" / "r3" / "manifest.json").is_file()

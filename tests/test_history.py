@@ -156,7 +156,7 @@ def test_cli_diff(three_runs, capsys) -> None:
     out, _ = three_runs
     assert main(["diff", "day-1", "day-2", "--output-dir", str(out)]) == EXIT_OK
     text = capsys.readouterr().out
-    assert "Changes from day-1 to day-2" in text
+    assert "Changes from day-1 (full run) to day-2 (full run)" in text
     assert text.index("new (") < text.index("resolved (") < text.index("gone (")
     assert "fix-me" in text and "doomed" in text
     assert main(["diff", "--output-dir", str(out), "--format", "json"]) == EXIT_OK

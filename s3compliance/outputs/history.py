@@ -579,7 +579,7 @@ def changes(
     )
     exception_columns = [f"{c}{s}" for c in EXCEPTION_COLUMNS for s in ("_prev", "_cur")]
     merged[exception_columns] = merged[exception_columns].fillna("")
-    buckets_now = set(cur_frame["bucket"])
+    buckets_now = set(zip(cur_frame["account_id"], cur_frame["bucket"], strict=True))
     ever_failed = _ever_failed(known, earlier, merged)
     rows = []
     for row in merged.itertuples(index=False):
@@ -592,7 +592,7 @@ def changes(
             bool(row.exception_id_prev),
             bool(row.exception_id_cur),
         )
-        if kind == "gone" and row.bucket_prev in buckets_now:
+        if kind == "gone" and (row.account_id_prev, row.bucket_prev) in buckets_now:
             continue  # the bucket is there, the check did not produce a row: nothing to say
         if kind is None:
             continue
