@@ -13,7 +13,8 @@ from typing import Any
 _ENGINE_NAMES = frozenset(
     {"run_scan", "Scanner", "ScanResult", "ScanAborted", "FINDING_COLUMNS", "BUCKET_COLUMNS"}
 )
-__all__ = sorted(_ENGINE_NAMES)
+_DELTA_NAMES = frozenset({"DeltaRequest", "Delta", "Event"})  # a delta run (README "History")
+__all__ = sorted(_ENGINE_NAMES | _DELTA_NAMES)
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from s3compliance.scan import engine
 
         return getattr(engine, name)
+    if name in _DELTA_NAMES:
+        from s3compliance.scan import delta
+
+        return getattr(delta, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
