@@ -102,6 +102,8 @@ def synthesize(root: Path, days: int, accounts: int, per_account: int, seed: int
             "remediation": np.full(n, ""),
             "frameworks": np.full(n, "[]"),
             "finding_id": ids[keep],
+            "exception_id": np.full(n, ""),
+            "exception_expires": np.full(n, ""),
         }
         assert list(table) == FINDING_COLUMNS
         date = str(start + np.timedelta64(day, "D"))

@@ -540,3 +540,30 @@ def test_scan_buckets_alerts_only_the_buckets_that_became_high(
     )
     assert code == EXIT_FAILURE
     assert (tmp_path / "out" / "r3" / "manifest.json").is_file()
+
+
+def test_a_delta_before_any_full_run_has_no_base_and_no_latest(
+    moto_server, server_session, tmp_path, capsys
+) -> None:
+    from s3compliance.scan import DeltaRequest as Exported
+
+    assert Exported is DeltaRequest
+    server_session.client("s3", endpoint_url=moto_server).create_bucket(Bucket="first")
+    base = ["scan", "--params", _params_file(tmp_path), "--endpoint-url", moto_server]
+    assert main([*base, "--run-id", "d1", "--buckets", "first"]) == EXIT_FINDINGS
+    assert "applied to full run (none yet: run a full scan)" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert json.loads((out / "d1" / "run.json").read_text())["base_run_id"] is None
+    assert not (out / "latest").exists()
+    assert json.loads((out / "latest-state").read_text())["kind"] == "delta"
+    # the posture is what the delta saw
+    assert set(history.open_findings(out)["bucket"]) == {"first"}
+
+
+def test_a_run_is_full_or_delta(tmp_path) -> None:
+    from s3compliance.outputs.runfolder import staged_run
+
+    refused = pytest.raises(ValueError, match="a run is full or delta, not 'partial'")
+    with refused, staged_run(tmp_path, "x", kind="partial"):
+        pass  # pragma: no cover - never entered
+    assert not any(tmp_path.iterdir())

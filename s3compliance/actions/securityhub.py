@@ -175,10 +175,14 @@ def plan_import(
             continue
         if before["account_id"] not in scanned:
             continue  # not scanned this time: nothing is known about it
-        if scanned_buckets is not None and (
-            before["account_id"],
-            bucket_of_resource(before["finding"]["Resources"][0]["Id"]),
-        ) not in scanned_buckets:
+        if (
+            scanned_buckets is not None
+            and (
+                before["account_id"],
+                bucket_of_resource(before["finding"]["Resources"][0]["Id"]),
+            )
+            not in scanned_buckets
+        ):
             continue  # a delta run did not look at this bucket
         gone = {**before["finding"], "RecordState": "ARCHIVED", "UpdatedAt": now}
         rows.append(_row(gone, "archive"))
