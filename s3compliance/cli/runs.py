@@ -117,7 +117,7 @@ def print_delta(result: ScanResult, folder: Path) -> None:
         + (f" ({', '.join(deleted)})" if deleted else "")
         + f"; applied to full run {base or '(none yet: run a full scan)'}"
     )
-    changed = history.changes(output_dir=folder.parent)
+    changed = history.changes(current=folder.name, output_dir=folder.parent)
     counts = changed["kind"].value_counts()
     told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in history.CHANGE_KINDS)
     print(f"Changes to the posture: {told} (s3compliance diff --output-dir {folder.parent})")

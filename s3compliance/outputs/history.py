@@ -467,21 +467,25 @@ class _Store:
         See :func:`posture_plan`."""
         bases, overrides = self.plan = posture_plan(self.known, targets, carry_all)
         self._table("posture_bases", bases)
-        self._table("posture_overrides", overrides)
-        needed = sorted(set(bases["base"]) | set(overrides["src"]))
-        rows = self.source(needed)
         columns = ", ".join(f"h.{c}" for c in COLUMNS)
+        # Bases are full runs, overrides deltas: two sets of files, each read once (a CTE read
+        # twice would be materialized: a year of an organization's rows in memory).
+        from_bases = (
+            f"SELECT b.n, b.base AS src, {columns} FROM posture_bases b "
+            f"JOIN {self.source(sorted(set(bases['base'])))} h "
+            "ON h.idx = b.base AND h.account_id = b.account_id"
+        )
+        if overrides.empty:
+            return f"({from_bases})"
+        self._table("posture_overrides", overrides)
         return f"""(
-            WITH posture_rows AS {rows}
-            SELECT b.n, b.base AS src, {columns}
-            FROM posture_bases b JOIN posture_rows h
-                ON h.idx = b.base AND h.account_id = b.account_id
+            {from_bases}
             LEFT JOIN posture_overrides o
                 ON o.n = b.n AND o.account_id = h.account_id AND o.bucket = h.bucket
             WHERE o.n IS NULL
             UNION ALL
             SELECT o.n, o.src, {columns}
-            FROM posture_overrides o JOIN posture_rows h
+            FROM posture_overrides o JOIN {self.source(sorted(set(overrides["src"])))} h
                 ON h.idx = o.src AND h.account_id = o.account_id AND h.bucket = o.bucket)"""
 
     def df(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
@@ -732,28 +736,47 @@ def open_findings(output_dir: str | Path = "output") -> pd.DataFrame:
             # The runs before the last that looked at the finding's bucket with its check (a
             # full run that scanned the account, a delta that covered the bucket), numbered
             # newest first (pos); the streak is the unbroken prefix of FAIL/ERROR rows there:
-            # where pos == rn.
+            # where pos == rn. A bucket no delta looked at is numbered per (account, check)
+            # over the full runs (cheap); one a delta did, per finding.
             streaks = store.df(
                 f"""
-                WITH looked AS (
+                WITH touched AS (
+                    SELECT DISTINCT account_id, bucket FROM observed WHERE idx < {last_idx}),
+                ft AS (
+                    SELECT f.finding_id, f.account_id, f.bucket, f.check_id,
+                        t.bucket IS NOT NULL AS touched
+                    FROM open_now f LEFT JOIN touched t USING (account_id, bucket)),
+                rac AS (
+                    SELECT s.account_id, c.check_id, s.idx,
+                        row_number() OVER (
+                            PARTITION BY s.account_id, c.check_id ORDER BY s.idx DESC) AS pos
+                    FROM full_scanned s JOIN run_checks c USING (idx) WHERE s.idx < {last_idx}),
+                looked AS (
                     SELECT DISTINCT f.finding_id, s.idx
-                    FROM open_now f
+                    FROM ft f
                     JOIN (SELECT idx, account_id, NULL AS bucket FROM full_scanned
                           UNION ALL SELECT idx, account_id, bucket FROM observed) s
                         ON s.account_id = f.account_id
                         AND (s.bucket IS NULL OR s.bucket = f.bucket)
                     JOIN run_checks c ON c.idx = s.idx AND c.check_id = f.check_id
-                    WHERE s.idx < {last_idx}),
-                rac AS (
+                    WHERE f.touched AND s.idx < {last_idx}),
+                rac_touched AS (
                     SELECT finding_id, idx,
                         row_number() OVER (PARTITION BY finding_id ORDER BY idx DESC) AS pos
                     FROM looked),
-                hits AS (
-                    SELECT h.finding_id, h.idx, h.status, r.pos,
-                        row_number() OVER (PARTITION BY h.finding_id ORDER BY h.idx DESC) AS rn
+                positions AS (
+                    SELECT h.finding_id, h.idx, h.status, coalesce(t.pos, r.pos) AS pos
                     FROM {store.source(list(range(last_idx)))} h
-                    JOIN rac r ON r.finding_id = h.finding_id AND r.idx = h.idx
-                    WHERE h.status IN ('FAIL', 'ERROR'))
+                    JOIN ft f ON f.finding_id = h.finding_id
+                    LEFT JOIN rac r ON NOT f.touched AND r.account_id = h.account_id
+                        AND r.check_id = h.check_id AND r.idx = h.idx
+                    LEFT JOIN rac_touched t ON f.touched AND t.finding_id = h.finding_id
+                        AND t.idx = h.idx
+                    WHERE h.status IN ('FAIL', 'ERROR')),
+                hits AS (
+                    SELECT finding_id, idx, status, pos,
+                        row_number() OVER (PARTITION BY finding_id ORDER BY idx DESC) AS rn
+                    FROM positions WHERE pos IS NOT NULL)
                 SELECT finding_id, min(idx) FILTER (WHERE status = 'FAIL') AS first_idx
                 FROM hits WHERE pos = rn GROUP BY finding_id
                 """,
