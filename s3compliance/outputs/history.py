@@ -1000,7 +1000,10 @@ def _bucket_rows(run: Run) -> pd.DataFrame:
 def posture_buckets(output_dir: str | Path = "output") -> pd.DataFrame:
     """Every bucket of the posture after the newest run (full or delta), with its status and
     severity: what a delta's alerts compare with (a bucket announced once, not per run)."""
-    known = complete_runs(output_dir)
+    return _posture_buckets(complete_runs(output_dir))
+
+
+def _posture_buckets(known: list[Run]) -> pd.DataFrame:
     if not known:
         return pd.DataFrame(columns=BUCKET_STATE_COLUMNS)
     last = len(known) - 1
@@ -1027,10 +1030,10 @@ def posture_buckets(output_dir: str | Path = "output") -> pd.DataFrame:
     return frame.sort_values(["account_id", "bucket"]).reset_index(drop=True)
 
 
-def high_severity_buckets(output_dir: str | Path = "output") -> set[tuple[str, str]]:
+def _high_pairs(known: list[Run]) -> set[tuple[str, str]]:
     """The (account, bucket) pairs high severity in the posture after the newest run: what
     SNS ``notify_only_new`` compares a new run with, full or delta."""
-    frame = posture_buckets(output_dir)
+    frame = _posture_buckets(known)
     high = frame[frame["bucket_severity"] == "high"]
     return set(zip(high["account_id"], high["bucket"], strict=True))
 
@@ -1042,10 +1045,11 @@ def buckets_to_announce(
     yet published) that were not high in the posture before it (``None``, every high bucket,
     when ``only_new`` is off or there is no run yet). Per (account, bucket): a delta of three
     buckets announces at most those three."""
-    if not only_new or not complete_runs(output_dir):
+    known = complete_runs(output_dir) if only_new else []
+    if not known:
         return None
     high = result.buckets[result.buckets["bucket_severity"] == "high"]
-    before = high_severity_buckets(output_dir)
+    before = _high_pairs(known)
     return {
         bucket
         for account, bucket in zip(high["account_id"], high["bucket"], strict=True)
