@@ -1,7 +1,8 @@
 """The package layout follows the data's path, and its arrows point one way.
 
-scan -> checks -> accepted -> outputs; iac, actions and testing beside them. These tests read the
-source (AST) for the import graph and run fresh interpreters for what a command really loads.
+scan -> checks -> accepted -> outputs; iac, actions and testing beside them; watch on top. These
+tests read the source (AST) for the import graph and run fresh interpreters for what a command
+really loads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from s3compliance.scan.engine import Scanner
 from s3compliance.scan.evidence import FETCHERS
 
 PACKAGE = Path(s3compliance.__file__).parent
-FOLDERS = {"scan", "checks", "accepted", "outputs", "iac", "actions", "testing", "schemas", "cli"}
+FOLDERS = {
+    "scan",
+    "checks",
+    "accepted",
+    "outputs",
+    "iac",
+    "actions",
+    "testing",
+    "schemas",
+    "cli",
+    "watch",  # the change watcher: events in, delta runs out (README "History")
+}
 
 
 def _module_name(path: Path) -> str:
@@ -121,6 +133,11 @@ def _importers(prefix: str, top_level_only: bool = False) -> dict[str, set[str]]
         ("s3compliance.accepted", "s3compliance.iac"),
         ("s3compliance.accepted", "s3compliance.params"),
         ("s3compliance.checks", "s3compliance.accepted"),
+        # the watcher sits on top: it uses the scan and the run folders, nothing below uses it
+        ("s3compliance.scan", "s3compliance.watch"),
+        ("s3compliance.outputs", "s3compliance.watch"),
+        ("s3compliance.actions", "s3compliance.watch"),
+        ("s3compliance.watch", "s3compliance.testing"),
     ],
 )
 def test_arrows_point_down_the_data_path(importer: str, forbidden: str) -> None:
