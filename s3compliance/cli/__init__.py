@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 
 from s3compliance import __version__
-from s3compliance.cli import evidence, findings, history, iac, runs, securityhub
+from s3compliance.cli import evidence, findings, history, iac, runs, securityhub, watch
 from s3compliance.cli.common import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from s3compliance.cli.findings import _tag_exit
 from s3compliance.cli.runs import _after_publish, _demo_history, _exit_code
@@ -38,7 +38,7 @@ __all__ = [
 # One module per command group. Each command imports its own modules inside its function:
 # `--help` and `import-plan` (which makes no AWS call) start without boto3, pandas' friends or
 # the scan engine.
-GROUPS = (runs, iac, history, findings, securityhub, evidence)
+GROUPS = (runs, iac, history, findings, securityhub, evidence, watch)
 log = logging.getLogger("s3compliance")
 
 
@@ -79,6 +79,7 @@ EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     (("s3compliance.outputs.signing:KeyUnusable",), "bad key", EXIT_USAGE),
     (("s3compliance.actions.archive:ArchiveRefused",), "archive refused", EXIT_USAGE),
     (("s3compliance.scan.engine:ScanAborted",), "scan aborted", EXIT_FAILURE),
+    (("s3compliance.watch.loop:QueueUnreadable",), "queue unreadable", EXIT_FAILURE),
     (("s3compliance.outputs.signing:SigningError",), "signing failed", EXIT_FAILURE),
     (
         (
