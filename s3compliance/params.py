@@ -100,6 +100,9 @@ class Params:
     evidence_archive: str | None = None
     evidence_archive_allow_mutable: bool = False
     evidence_retention_days: int = 2190
+    # The change watcher (README "Full and delta runs"): `s3compliance watch`.
+    watch_queue_url: str | None = None
+    watch_debounce_s: float = 5.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -255,6 +258,8 @@ SCHEMA: dict[str, Any] = {
         },
         "evidence_archive_allow_mutable": {"type": "boolean"},
         "evidence_retention_days": {"type": "integer", "minimum": 1, "maximum": 36500},
+        "watch_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
+        "watch_debounce_s": {"type": "number", "minimum": 0, "maximum": 900},
     },
 }
 KEYS = tuple(f.name for f in fields(Params))

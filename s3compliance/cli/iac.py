@@ -98,6 +98,7 @@ def _iam_policy(args: argparse.Namespace) -> int:
         read_tags=params.exceptions_need_tags,
         evidence_archive=params.evidence_archive,
         evidence_signing=params.evidence_signing,
+        watch_queue_url=params.watch_queue_url,
     )
     print(json.dumps(policy, indent=2))
     return EXIT_OK

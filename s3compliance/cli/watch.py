@@ -25,15 +25,16 @@ def register(sub: Any) -> None:
         help="turn S3 change events (EventBridge -> SQS) into delta runs, seconds after a change",
     )
     watch.add_argument("--params", help="YAML parameters file (required unless --demo)")
-    watch.add_argument("--queue-url", help="the SQS queue the EventBridge rule delivers to")
+    watch.add_argument(
+        "--queue-url", help="the SQS queue the EventBridge rule delivers to (or watch_queue_url)"
+    )
     watch.add_argument("--output-dir", help="folder that receives the delta runs")
     watch.add_argument("--endpoint-url", help="AWS-compatible endpoint (moto server, LocalStack)")
     watch.add_argument(
         "--debounce",
         type=float,
-        default=5.0,
         metavar="SECONDS",
-        help="changes to one bucket this close together are one rescan (default: 5)",
+        help="changes to one bucket this close together are one rescan (or watch_debounce_s: 5)",
     )
     watch.add_argument(
         "--demo",
@@ -51,8 +52,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def _watch(args: argparse.Namespace) -> int:
     if args.demo:
         return _watch_demo(args)
-    if not (args.params and args.queue_url):
-        print("s3compliance: bad arguments: watch needs --params and --queue-url", file=sys.stderr)
+    if not args.params:
+        print("s3compliance: bad arguments: watch needs --params (or --demo)", file=sys.stderr)
         return EXIT_USAGE
     from s3compliance.params import load_params
     from s3compliance.scan.aws import Clients, make_session
@@ -61,14 +62,22 @@ def _watch(args: argparse.Namespace) -> int:
 
     overrides = {"output_dir": args.output_dir} if args.output_dir else {}
     params = load_params(args.params, endpoint_url=args.endpoint_url, **overrides)
+    queue_url = args.queue_url or params.watch_queue_url
+    if not queue_url:
+        print(
+            "s3compliance: bad arguments: no queue: give --queue-url or set watch_queue_url",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    debounce = params.watch_debounce_s if args.debounce is None else args.debounce
     clients = Clients(make_session(params.aws_profile), params.endpoint_url, params.max_workers)
     retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
     # one account: the caller's; an organization: the accounts its scan reaches decide
     accounts = None if params.multi_account else {clients.account_id(retry)}
-    loop = Watcher(params, args.queue_url, clients, debounce_s=args.debounce, accounts=accounts)
+    loop = Watcher(params, queue_url, clients, debounce_s=debounce, accounts=accounts)
     stop = threading.Event()
     _stop_on_signals(stop)
-    print(f"Watching {args.queue_url} (debounce {args.debounce:g} s): SIGTERM or Ctrl-C stops")
+    print(f"Watching {queue_url} (debounce {debounce:g} s): SIGTERM or Ctrl-C stops")
     sys.stdout.flush()
     loop.run(stop)
     print(f"Stopped. {len(loop.malformed)} malformed message(s) left for the dead-letter queue.")
@@ -96,7 +105,8 @@ def _watch_demo(args: argparse.Namespace) -> int:
         base = write_report(run_scan(params, clients=clients, progress=False))
         print(f"Full run (the base): {base}")
         queue = session.client("sqs", region_name="us-east-1").create_queue(QueueName=QUEUE_NAME)
-        loop = Watcher(params, queue["QueueUrl"], clients, debounce_s=min(args.debounce, 1.0))
+        debounce = min(params.watch_debounce_s if args.debounce is None else args.debounce, 1.0)
+        loop = Watcher(params, queue["QueueUrl"], clients, debounce_s=debounce)
         stop = threading.Event()
         _stop_on_signals(stop)
         change = threading.Timer(1.0, make_public, (session, queue["QueueUrl"]))

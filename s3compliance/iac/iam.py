@@ -125,6 +125,7 @@ def iam_policy(
     read_tags: bool = False,
     evidence_archive: str | None = None,
     evidence_signing: str | None = None,
+    watch_queue_url: str | None = None,
 ) -> dict[str, Any]:
     """An identity policy document granting exactly what the scan needs, read-only.
 
@@ -134,6 +135,7 @@ def iam_policy(
     role in the member accounts. ``read_tags``: an exception of the run is narrowed by tags.
     With writes come the evidence archive's grants (on its bucket, when ``evidence_archive``
     names it) and, when a KMS key signs the manifests (``evidence_signing``), that key's.
+    ``watch_queue_url``: the change watcher's grants on its queue (``s3compliance watch``).
     """
     statements = [
         {
@@ -170,4 +172,16 @@ def iam_policy(
             }
         )
         statements.extend(evidence_statements(evidence_archive, evidence_signing))
+    if watch_queue_url:
+        from s3compliance.watch import PERMISSIONS as WATCH
+        from s3compliance.watch import queue_arn
+
+        statements.append(
+            {
+                "Sid": "S3ComplianceWatchQueue",
+                "Effect": "Allow",
+                "Action": sorted(WATCH),
+                "Resource": queue_arn(watch_queue_url),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -37,13 +37,6 @@ from s3compliance.watch.events import MalformedEvent, out_of_scope, parse_messag
 
 log = logging.getLogger(__name__)
 
-#: IAM actions the watcher needs on its queue, declared next to the code that calls them.
-PERMISSIONS = (
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes",
-)
 BATCH = 10  # ReceiveMessage and the *Batch calls take at most 10 messages
 
 
