@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from s3compliance.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
@@ -73,7 +74,17 @@ def test_sigterm_stops_the_watcher_cleanly(moto_server, server_session, tmp_path
     sqs = server_session.client("sqs", endpoint_url=moto_server)
     url = sqs.create_queue(QueueName="changes")["QueueUrl"]
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+
+    def terminate_once_handled() -> None:  # never before the watcher's handler is installed
+        deadline = time.monotonic() + 60
+        while signal.getsignal(signal.SIGTERM) is before[signal.SIGTERM]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # into the long poll
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    timer = threading.Thread(target=terminate_once_handled)
     timer.start()
     try:
         path = Path(_params(tmp_path))

@@ -194,7 +194,7 @@ def test_a_long_batch_extends_its_visibility(watched) -> None:
 
     with _Heartbeat(extend, every_s=0.5):
         time.sleep(2.6)  # longer than the visibility timeout
-    assert len(beats) >= 4
+    assert len(beats) >= 3  # every 0.5 s; a loaded machine may run late, never none
     # still in flight: the extensions kept it from being redelivered
     assert watcher(ctx, debounce_s=0).poll(0) == 0
 
