@@ -245,3 +245,15 @@ def test_an_idle_loop_keeps_polling_and_a_failed_delete_is_only_logged(watched, 
     with caplog.at_level("WARNING", logger="s3compliance.watch.loop"):
         loop._delete(["not-a-receipt-handle"])  # redelivered later, rescanned idempotently
     assert "could not delete a message" in caplog.text
+
+
+def test_a_backlog_is_received_as_one_batch(watched) -> None:
+    ctx = watched
+    for n in range(25):  # three buckets, a backlog of 25 events: one delta run, not three
+        inject(ctx, event(f"demo-compliant-0{1 + n % 3}", n % 60))
+    loop = watcher(ctx, debounce_s=0)
+    assert loop.drain_queue(0) == 25
+    assert len(loop.coalescer) == 3
+    assert loop.drain_queue(0, most=5) == 0  # nothing left
+    published = loop.step()
+    assert published is not None and published.buckets == 3 and left_on_queue(ctx) == 0

@@ -152,6 +152,16 @@ class Watcher:
         self._delete(ignored)
         return len(messages)
 
+    def drain_queue(self, wait_s: int, most: int = 500) -> int:
+        """Poll (waiting up to ``wait_s`` for the first messages), then keep receiving while full
+        batches come, up to ``most``: a backlog becomes one large batch, coalesced per bucket,
+        rather than a delta run per ten messages."""
+        received = got = self.poll(wait_s)
+        while got == BATCH and received < most:
+            got = self.poll(0)
+            received += got
+        return received
+
     def _delete(self, receipts: list[str]) -> None:
         for start in range(0, len(receipts), BATCH):
             entries = [
@@ -233,7 +243,7 @@ class Watcher:
         while not stop.is_set():
             due = self.coalescer.next_due()
             wait = max_wait_s if due is None else max(0.0, due - self.clock())
-            self.poll(int(min(wait, max_wait_s)))
+            self.drain_queue(int(min(wait, max_wait_s)))
             published = self.step()
             if published is not None:
                 told(published)
