@@ -7,7 +7,7 @@ into delta runs. Prints p50 and p95 of the time from each event being sent to th
 the delta run that covers it, the rescans per event, the deltas published, wall time and peak
 RSS, against the bound: p95 within the debounce plus 10 s.
 
-    python bench/watch_bench.py --events 1000 --buckets 200 --rate 20 --debounce 1
+    python bench/watch_bench.py --events 1000 --buckets 200 --rate 5 --debounce 1
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--buckets", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=20.0, help="events per second")
+    parser.add_argument("--rate", type=float, default=5.0, help="events per second")
     parser.add_argument("--debounce", type=float, default=1.0, help="seconds")
     args = parser.parse_args(argv)
     from moto import mock_aws
