@@ -24,10 +24,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from history_bench import QUERY_BOUND_S, RSS_BOUND_MIB, peak_rss_mib, synthesize, timed
+from history_bench import QUERY_BOUND_S, peak_rss_mib, queries, rss_within_bound, synthesize
 from tqdm import tqdm
-
-from s3compliance.outputs import history
 
 
 def add_deltas(root: Path, per_day: int, seed: int = 11) -> int:
@@ -79,17 +77,6 @@ def add_deltas(root: Path, per_day: int, seed: int = 11) -> int:
     return written
 
 
-def queries(root: Path) -> list[tuple[str, float, int]]:
-    return [
-        timed("runs()", lambda: history.runs(root)),
-        timed("trend(by=check, days=90)", lambda: history.trend(root, by="check")),
-        timed("trend(by=account, days=365)", lambda: history.trend(root, "account", 365)),
-        timed("changes()", lambda: history.changes(output_dir=root)),
-        timed("open_findings()", lambda: history.open_findings(root)),
-        timed("remediation_times()", lambda: history.remediation_times(root)),
-    ]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
@@ -120,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             ok &= seconds < QUERY_BOUND_S
             flag = "ok" if seconds < QUERY_BOUND_S else "OVER"
             print(f"{label:<30} {alone:10.2f} {seconds:10.2f} {n:8d}   {flag}")
-        rss = peak_rss_mib()
-        ok &= rss < RSS_BOUND_MIB
-        print(
-            f"peak RSS {rss:.0f} MiB (after synthesis {base:.0f} MiB), bound {RSS_BOUND_MIB} MiB: "
-            f"{'ok' if rss < RSS_BOUND_MIB else 'OVER'}"
-        )
+        ok &= rss_within_bound(base)
         return 0 if ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

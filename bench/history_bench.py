@@ -133,6 +133,28 @@ def timed(label: str, fn) -> tuple[str, float, int]:
     return label, time.perf_counter() - t0, len(frame)
 
 
+def queries(root: Path) -> list[tuple[str, float, int]]:
+    """Every history query on the runs under ``root``, timed in turn."""
+    return [
+        timed("runs()", lambda: history.runs(root)),
+        timed("trend(by=check, days=90)", lambda: history.trend(root, by="check")),
+        timed("trend(by=account, days=365)", lambda: history.trend(root, "account", 365)),
+        timed("changes()", lambda: history.changes(output_dir=root)),
+        timed("open_findings()", lambda: history.open_findings(root)),
+        timed("remediation_times()", lambda: history.remediation_times(root)),
+    ]
+
+
+def rss_within_bound(base: float) -> bool:
+    """Print the peak RSS against its bound; True when within it."""
+    rss = peak_rss_mib()
+    print(
+        f"peak RSS {rss:.0f} MiB (after synthesis {base:.0f} MiB), bound {RSS_BOUND_MIB} MiB: "
+        f"{'ok' if rss < RSS_BOUND_MIB else 'OVER'}"
+    )
+    return rss < RSS_BOUND_MIB
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
@@ -153,26 +175,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"in {time.perf_counter() - t0:.1f} s"
             )
         base = peak_rss_mib()
-        results = [
-            timed("runs()", lambda: history.runs(root)),
-            timed("trend(by=check, days=90)", lambda: history.trend(root, by="check")),
-            timed("trend(by=account, days=365)", lambda: history.trend(root, "account", 365)),
-            timed("changes()", lambda: history.changes(output_dir=root)),
-            timed("open_findings()", lambda: history.open_findings(root)),
-            timed("remediation_times()", lambda: history.remediation_times(root)),
-        ]
+        results = queries(root)
         print(f"{'query':<30} {'seconds':>8} {'rows':>8}   bound {QUERY_BOUND_S:.0f} s")
         ok = True
         for label, seconds, n in results:
             flag = "ok" if seconds < QUERY_BOUND_S else "OVER"
             ok &= seconds < QUERY_BOUND_S
             print(f"{label:<30} {seconds:8.2f} {n:8d}   {flag}")
-        rss = peak_rss_mib()
-        ok &= rss < RSS_BOUND_MIB
-        print(
-            f"peak RSS {rss:.0f} MiB (after synthesis {base:.0f} MiB), bound {RSS_BOUND_MIB} MiB: "
-            f"{'ok' if rss < RSS_BOUND_MIB else 'OVER'}"
-        )
+        ok &= rss_within_bound(base)
         return 0 if ok else 1
     finally:
         if args.keep is None:
