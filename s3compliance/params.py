@@ -100,7 +100,7 @@ class Params:
     evidence_archive: str | None = None
     evidence_archive_allow_mutable: bool = False
     evidence_retention_days: int = 2190
-    # The change watcher (README "Full and delta runs"): `s3compliance watch`.
+    # The change watcher (README "Continuous"): `s3compliance watch`, `watch-setup`.
     watch_queue_url: str | None = None
     watch_debounce_s: float = 5.0
 

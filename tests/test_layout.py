@@ -208,6 +208,17 @@ def test_import_plan_imports_nothing_under_scan(tmp_path: Path) -> None:
     assert (tmp_path / "pulumi" / "__main__.py").exists()
 
 
+def test_the_watch_setup_generator_loads_nothing_of_the_scan_or_the_watch_loop() -> None:
+    """It shares the rule's declarations with the watcher (``watch.rule``), nothing else."""
+    loaded = _fresh("import s3compliance.iac.watch_setup\n" + LOADED)
+    assert "s3compliance.watch.rule" in loaded
+    assert not [
+        m
+        for m in loaded
+        if m.startswith(("boto3", "botocore", "s3compliance.scan", "s3compliance.watch.loop"))
+    ]
+
+
 def test_old_flat_paths_still_import_with_a_deprecation_warning() -> None:
     code = (
         "import json, warnings\nwarnings.simplefilter('always')\n"

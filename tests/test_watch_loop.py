@@ -5,8 +5,10 @@ bucket changed with boto3, the delta run published, the messages deleted only af
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,27 +28,57 @@ ACCOUNT = "123456789012"  # the demo account (moto's)
 BUCKET = "demo-compliant-04"
 
 
-@pytest.fixture
-def watched(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The demo account, narrowed to its compliant buckets, scanned in full; and a queue."""
+def policy_of(s3: Any, bucket: str) -> str | None:
+    try:
+        return s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    except s3.exceptions.from_code("NoSuchBucketPolicy"):
+        return None
+
+
+@pytest.fixture(scope="module")
+def demo_base(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The demo account, narrowed to its compliant buckets, scanned in full once per module."""
     with demo_account() as session:
         clients = Clients(session, endpoint_url=None, max_workers=8)
+        base = tmp_path_factory.mktemp("base")
         params = demo_params(
-            output_dir=str(tmp_path / "output"), max_workers=8, include=["demo-compliant-0*"]
+            output_dir=str(base / "output"), max_workers=8, include=["demo-compliant-0*"]
         )
         full = run_scan(params, clients=clients, progress=False)
         # an hour before the events: runs of one second are ordered by time, then by id
         write_report(full, params.output_dir, "full", generated_at="2026-11-01T07:00:00Z")
-        sqs = session.client("sqs", region_name="us-east-1")
-        queue = sqs.create_queue(QueueName="s3-changes")["QueueUrl"]
-        yield {
-            "session": session,
-            "clients": clients,
-            "params": params,
-            "sqs": sqs,
-            "queue": queue,
-            "s3": session.client("s3", region_name="us-east-1"),
+        s3 = session.client("s3", region_name="us-east-1")
+        saved = {  # no bucket of the base has MFA delete or lacks versioning
+            name: (s3.get_bucket_versioning(Bucket=name)["Status"], policy_of(s3, name))
+            for name in full.findings["bucket"].unique()
         }
+        yield {"session": session, "clients": clients, "params": params, "saved": saved}
+
+
+@pytest.fixture
+def watched(demo_base: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Per test: a copy of the base run's output folder, a queue of its own, and the demo's
+    buckets as the base run saw them (a test's changes are undone after it)."""
+    session = demo_base["session"]
+    output = tmp_path / "output"
+    shutil.copytree(demo_base["params"].output_dir, output, symlinks=True)
+    sqs = session.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName=f"s3-changes-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    s3 = session.client("s3", region_name="us-east-1")
+    yield {
+        "session": session,
+        "clients": demo_base["clients"],
+        "params": replace(demo_base["params"], output_dir=str(output)),
+        "sqs": sqs,
+        "queue": queue,
+        "s3": s3,
+    }
+    for name, (versioning, policy) in demo_base["saved"].items():  # what tests change, undone
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
+        if policy is None:
+            s3.delete_bucket_policy(Bucket=name)
+        else:
+            s3.put_bucket_policy(Bucket=name, Policy=policy)
 
 
 def inject(ctx: dict[str, Any], body: Any, n: int = 1) -> None:

@@ -1,5 +1,5 @@
-"""``iam-policy``, ``import-plan``, ``remediate-plan`` and ``org-role``: infrastructure as code,
-no AWS call."""
+"""``iam-policy``, ``import-plan``, ``remediate-plan``, ``org-role`` and ``watch-setup``:
+infrastructure as code, no AWS call."""
 
 from __future__ import annotations
 
@@ -54,6 +54,29 @@ def register(sub: Any) -> None:
         help="also let the role import its account's findings into Security Hub",
     )
     org_role.add_argument("--output", type=Path, default=Path("org-role"), help="folder to write")
+    setup = sub.add_parser(
+        "watch-setup",
+        help="Pulumi program: the EventBridge rules and SQS queue that feed `watch`",
+    )
+    setup.add_argument(
+        "--params", required=True, help="YAML parameters file (regions, accounts, debounce)"
+    )
+    setup.add_argument(
+        "--scanner-account",
+        help="the account the watcher runs in (12 digits; required for an organization)",
+    )
+    setup.add_argument(
+        "--ou",
+        action="append",
+        default=[],
+        help="organization: OU or root whose accounts forward their changes (repeatable)",
+    )
+    setup.add_argument(
+        "--delegated-admin",
+        action="store_true",
+        help="organization: the program runs from a delegated administrator",
+    )
+    setup.add_argument("--output", type=Path, default=Path("watch-setup"), help="folder to write")
     imports = sub.add_parser("import-plan", help="Pulumi import files for the flagged buckets")
     imports.add_argument("--findings", type=Path, required=True, help="a run's findings.json")
     imports.add_argument("--scope", choices=("flagged", "all"), default="flagged")
@@ -188,6 +211,28 @@ def _org_role(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _watch_setup(args: argparse.Namespace) -> int:
+    """Write the program that feeds the watcher: no AWS call."""
+    from s3compliance.iac.watch_setup import watch_setup, write_watch_setup_folder
+
+    setup = watch_setup(
+        load_params(args.params), args.scanner_account, args.ou, args.delegated_admin
+    )
+    folder = write_watch_setup_folder(setup, args.output)
+    regions = ", ".join(setup.regions) if setup.regions else "every enabled region"
+    members = (
+        f"; members of {', '.join(setup.organizational_units)} forward to {setup.scanner_account}"
+        if setup.organization
+        else ""
+    )
+    print(
+        f"Queue and rule in {setup.home_region} (visibility {setup.visibility_timeout_s} s), "
+        f"rules in {regions}{members}"
+    )
+    print(f"Pulumi files: {folder} (prerequisite: a CloudTrail trail; see README.md there)")
+    return EXIT_OK
+
+
 def _remediate_plan(args: argparse.Namespace) -> int:
     """Plan stage two from a findings file and write it into the Pulumi folder: no AWS call,
     no stack touched."""
@@ -236,4 +281,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "iam-policy": _iam_policy,
     "org-role": _org_role,
     "remediate-plan": _remediate_plan,
+    "watch-setup": _watch_setup,
 }

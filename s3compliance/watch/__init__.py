@@ -1,6 +1,8 @@
 """The change watcher: CloudTrail events of S3 configuration changes, delivered by EventBridge to
-an SQS queue, turned into delta runs (README "History": full and delta runs).
+an SQS queue, turned into delta runs (README "Continuous").
 
+``rule`` is what the EventBridge rule matches and what its queue must be (shared with the
+``watch-setup`` program, so it imports nothing of the scan);
 ``events`` reads and validates one queue message (untrusted input) and decides whether its
 bucket is in the scan's scope; ``coalesce`` groups the changes of a burst into one rescan. Both
 are pure: the loop that receives, rescans and publishes reuses the scan's engines and the run

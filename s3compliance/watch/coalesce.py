@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from s3compliance.scan.delta import DeltaRequest, Event
 from s3compliance.watch.events import Change
+from s3compliance.watch.rule import MAX_WAIT_FACTOR
 
 
 @dataclass
@@ -62,7 +63,9 @@ class Coalescer:
         if debounce_s < 0:
             raise ValueError(f"debounce_s must be 0 or more, not {debounce_s}")
         self.debounce_s = debounce_s
-        self.max_wait_s = max(debounce_s, max_wait_s if max_wait_s is not None else 6 * debounce_s)
+        self.max_wait_s = max(
+            debounce_s, max_wait_s if max_wait_s is not None else MAX_WAIT_FACTOR * debounce_s
+        )
         self._pending: dict[tuple[str, str], _Pending] = {}
 
     def __len__(self) -> int:

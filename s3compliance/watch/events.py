@@ -19,40 +19,13 @@ import jsonschema
 from s3compliance.params import Params
 from s3compliance.scan.delta import BUCKET_NAME, Event
 from s3compliance.scan.discovery import matches
-
-#: The S3 calls that change what a check reads, on a bucket.
-BUCKET_EVENTS = frozenset(
-    {
-        "CreateBucket",
-        "DeleteBucket",
-        "PutBucketPolicy",
-        "DeleteBucketPolicy",
-        "PutBucketAcl",
-        "PutBucketEncryption",
-        "DeleteBucketEncryption",
-        "PutBucketVersioning",
-        "PutBucketLifecycle",
-        "PutBucketLifecycleConfiguration",
-        "DeleteBucketLifecycle",
-        "PutBucketPublicAccessBlock",
-        "DeleteBucketPublicAccessBlock",
-        "PutBucketMetricsConfiguration",
-        "DeleteBucketMetricsConfiguration",
-        "PutBucketOwnershipControls",
-        "DeleteBucketOwnershipControls",
-        "PutBucketLogging",
-        "PutBucketReplication",
-        "DeleteBucketReplication",
-        "PutObjectLockConfiguration",
-        "PutBucketTagging",
-        "DeleteBucketTagging",
-    }
+from s3compliance.watch.rule import (
+    ACCOUNT_EVENTS,
+    BUCKET_EVENTS,
+    DETAIL_TYPE,
+    EVENT_SOURCE,
+    SOURCE,
 )
-#: The account's own Block Public Access setting (S3 Control), which every bucket's verdict reads.
-ACCOUNT_EVENTS = frozenset({"PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"})
-SOURCE = "aws.s3"
-DETAIL_TYPE = "AWS API Call via CloudTrail"
-EVENT_SOURCE = "s3.amazonaws.com"
 
 #: The EventBridge envelope of a CloudTrail-recorded S3 call, as far as the watcher reads it.
 EVENT_SCHEMA: dict[str, Any] = {

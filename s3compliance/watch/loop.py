@@ -34,6 +34,7 @@ from s3compliance.scan.engine import run_scan
 from s3compliance.scan.retry import RetryPolicy
 from s3compliance.watch.coalesce import Batch, Coalescer
 from s3compliance.watch.events import MalformedEvent, out_of_scope, parse_message
+from s3compliance.watch.rule import visibility_timeout_s
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Watcher:
         clients: Clients,
         *,
         debounce_s: float = 5.0,
-        visibility_s: int = 300,
+        visibility_s: int | None = None,
         accounts: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -114,7 +115,8 @@ class Watcher:
         self.clients = clients
         self.sqs = clients.client("sqs", queue_region(queue_url))
         self.coalescer = Coalescer(debounce_s)
-        self.visibility_s = visibility_s
+        # what the setup program gives the queue; the watcher asks for it on every receive
+        self.visibility_s = visibility_s or visibility_timeout_s(debounce_s)
         self.accounts = None if accounts is None else set(accounts)
         self.clock = clock
         self.now = now
