@@ -72,6 +72,7 @@ def test_frames_follow_the_findings_contract(account, params) -> None:
         "accepted_findings": 0,
         "high_severity_buckets": 1,
         "failed_accounts": 0,
+        "truncated_listings": 0,
         "by_check": {
             c: {"PASS": 1, "FAIL": 1, "ERROR": 0}
             for c in ("versioning", "encryption", "lifecycle", "cloudwatch_metrics")

@@ -65,6 +65,11 @@ def print_counts(summary: dict) -> None:
         f"{s['non_compliant_buckets']} non-compliant, {s['unknown_buckets']} unknown, "
         f"{s['high_severity_buckets']} high severity"
     )
+    if s.get("truncated_listings"):
+        print(
+            f"INCOMPLETE: discovery may be truncated in {s['truncated_listings']} account(s): "
+            "ListBuckets answered a full page of 10,000 without a continuation token (see the log)"
+        )
 
 
 def print_accepted(summary: dict, exceptions: dict | None) -> None:
@@ -141,11 +146,12 @@ def print_summary(result: ScanResult, report_dir: Path) -> None:
 
 def _exit_code(summary: dict) -> int:
     """3 when any bucket is non-compliant or unknown, any finding (account-level ones
-    included) is FAIL or ERROR, or an account of an organization scan failed; else 0. A FAIL
-    covered by an active exception is not left to look at: it does not count."""
+    included) is FAIL or ERROR, an account of an organization scan failed, or a bucket listing
+    may be truncated; else 0. A FAIL covered by an active exception is not left to look at: it
+    does not count."""
     open_findings = sum(c["FAIL"] + c["ERROR"] for c in summary["by_check"].values())
     failing = open_findings - summary.get("accepted_findings", 0) > 0
-    incomplete = summary.get("failed_accounts", 0)
+    incomplete = summary.get("failed_accounts", 0) or summary.get("truncated_listings", 0)
     if summary["non_compliant_buckets"] or summary["unknown_buckets"] or failing or incomplete:
         return EXIT_FINDINGS
     return EXIT_OK

@@ -359,6 +359,8 @@ def overview_table(result: ScanResult) -> pd.DataFrame:
     summary = {k: v for k, v in result.summary().items() if k != "by_check"}
     if not result.organization:
         summary.pop("failed_accounts")
+    if not summary["truncated_listings"]:  # shown only when the run is incomplete for it
+        summary.pop("truncated_listings")
     if result.exceptions is None:  # accepted risks are shown when the run applied a file
         summary.pop("accepted_buckets")
         summary.pop("accepted_findings")

@@ -2,7 +2,9 @@
 
 ListBuckets is paginated (``MaxBuckets`` / ``ContinuationToken``). The loop is written out rather
 than taken from the boto3 paginator so that each page goes through the retry policy on its own: a
-throttled page 7 is retried, instead of restarting the listing or crashing it.
+throttled page 7 is retried, instead of restarting the listing or crashing it. A listing that may
+be cut short (a full page without a token, even at 10,000) is said so in ``attrs["truncated"]``,
+and the run is then incomplete.
 """
 
 from __future__ import annotations
@@ -22,36 +24,69 @@ log = logging.getLogger(__name__)
 DISCOVERED_COLUMNS = ["bucket", "region", "created", "location_error"]
 
 
+#: ListBuckets' largest page (``MaxBuckets`` 1 to 10,000).
+MAX_PAGE = 10_000
+
+
+def _pages(client: Any, kwargs: dict[str, Any], retry: RetryPolicy) -> tuple[list[dict], bool]:
+    """Follow ``ContinuationToken`` to the end; the buckets, and whether the last page came back
+    full without a token (the listing may go on: the endpoint did not say)."""
+    buckets: list[dict[str, Any]] = []
+    while True:
+        page = retry.call(client.list_buckets, **kwargs)
+        items = page.get("Buckets", [])
+        for item in items:
+            # With BucketRegion in the request every bucket returned is in that region, whether or
+            # not the response repeats it (moto does not).
+            buckets.append(
+                {**item, "BucketRegion": item.get("BucketRegion") or kwargs.get("BucketRegion")}
+            )
+        token = page.get("ContinuationToken")
+        if not token:
+            return buckets, len(items) >= kwargs["MaxBuckets"]
+        kwargs = {**kwargs, "ContinuationToken": token}
+
+
 def _list_pages(
     client: Any, page_size: int, retry: RetryPolicy, region: str | None, prefix: str = ""
-) -> list[dict]:
-    """All buckets ListBuckets returns, page by page (those whose name starts with ``prefix``)."""
-    buckets: list[dict[str, Any]] = []
+) -> tuple[list[dict], bool]:
+    """All buckets ListBuckets returns, page by page (those whose name starts with ``prefix``),
+    and whether the listing may be truncated.
+
+    A page that comes back full without a continuation token is what an endpoint that ignores
+    pagination answers (some S3-compatible stores and emulators): the listing is asked for again
+    in one page of :data:`MAX_PAGE`, and used when it is longer. Still full at that size, the
+    listing may be truncated and the caller marks the run incomplete: never a silently short
+    scan.
+    """
     kwargs: dict[str, Any] = {"MaxBuckets": page_size}
     if region:
         kwargs["BucketRegion"] = region
     if prefix:
         kwargs["Prefix"] = prefix
-    page_no = 0
-    while True:
-        page = retry.call(client.list_buckets, **kwargs)
-        page_no += 1
-        items = page.get("Buckets", [])
-        for item in items:
-            # With BucketRegion in the request every bucket returned is in that region, whether or
-            # not the response repeats it (moto does not).
-            buckets.append({**item, "BucketRegion": item.get("BucketRegion") or region})
-        token = page.get("ContinuationToken")
-        if not token:
-            if len(items) >= page_size:
-                log.warning(
-                    "ListBuckets page %d is full (%d buckets) but carries no ContinuationToken: "
-                    "the listing may be truncated; raise page_size to check.",
-                    page_no,
-                    len(items),
-                )
-            return buckets
-        kwargs["ContinuationToken"] = token
+    buckets, full = _pages(client, kwargs, retry)
+    where = ", ".join(f"{k} {v}" for k, v in kwargs.items() if k != "MaxBuckets")
+    if full and page_size < MAX_PAGE:
+        again, full = _pages(client, {**kwargs, "MaxBuckets": MAX_PAGE}, retry)
+        if len(again) > len(buckets):
+            log.warning(
+                "ListBuckets (%s): a full page of %d came without a continuation token and "
+                "MaxBuckets %d returned %d buckets: the endpoint does not paginate; using that "
+                "listing",
+                where or "every region",
+                page_size,
+                MAX_PAGE,
+                len(again),
+            )
+            buckets = again
+    if full:
+        log.warning(
+            "ListBuckets (%s): a full page of %d buckets came without a continuation token: "
+            "the listing may be truncated; the run is marked incomplete",
+            where or "every region",
+            MAX_PAGE,
+        )
+    return buckets, full
 
 
 def normalise_location(constraint: str | None) -> str:
@@ -80,15 +115,22 @@ def matches(name: str, include: list[str], exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in exclude)
 
 
-def _named(clients: Clients, names: list[str], retry: RetryPolicy, page_size: int) -> list[dict]:
+def _named(
+    clients: Clients, names: list[str], retry: RetryPolicy, page_size: int
+) -> tuple[list[dict], set[str]]:
     """The account's own buckets among ``names``: one ListBuckets by ``Prefix`` per name, so a
     bucket is found exactly as a full listing would find it (owned by this account), and a name
-    not listed is a bucket this account does not have (deleted, or never its own)."""
-    found = []
+    not listed is a bucket this account does not have (deleted, or never its own). The second
+    value: names whose listing may be truncated (never called deleted)."""
+    found, unsure = [], set()
     for name in dict.fromkeys(names):
-        listed = _list_pages(clients.s3(DEFAULT_REGION), page_size, retry, None, prefix=name)
+        listed, truncated = _list_pages(
+            clients.s3(DEFAULT_REGION), page_size, retry, None, prefix=name
+        )
         found.extend(item for item in listed if item["Name"] == name)
-    return found
+        if truncated:
+            unsure.add(name)
+    return found, unsure
 
 
 def discover_buckets(
@@ -111,13 +153,18 @@ def discover_buckets(
     """
     include, exclude = include or [], exclude or []
     raw: list[dict[str, Any]] = []
+    unsure: set[str] = set()
+    truncated = False
     if names is not None:
-        raw = _named(clients, names, retry, page_size)
+        raw, unsure = _named(clients, names, retry, page_size)
+        truncated = bool(unsure)
     elif regions == ["*"]:
-        raw = _list_pages(clients.s3(DEFAULT_REGION), page_size, retry, None)
+        raw, truncated = _list_pages(clients.s3(DEFAULT_REGION), page_size, retry, None)
     else:
         for region in regions:
-            raw.extend(_list_pages(clients.s3(region), page_size, retry, region))
+            listed, cut = _list_pages(clients.s3(region), page_size, retry, region)
+            raw.extend(listed)
+            truncated = truncated or cut
 
     rows: dict[str, dict[str, Any]] = {}
     for item in raw:
@@ -140,7 +187,8 @@ def discover_buckets(
     log.info("discovered %d bucket(s) in %s", len(rows), ", ".join(regions))
     frame = pd.DataFrame([rows[n] for n in sorted(rows)], columns=DISCOVERED_COLUMNS)
     frame = frame.reset_index(drop=True)
+    frame.attrs["truncated"] = truncated  # the run is incomplete: see _list_pages
     if names is not None:  # what a delta records as deleted: the account has no such bucket
-        listed = {item["Name"] for item in raw}
+        listed = {item["Name"] for item in raw} | unsure
         frame.attrs["missing"] = sorted(n for n in set(names) if n not in listed)
     return frame

@@ -139,6 +139,9 @@ class ScanResult:
     started_at: str = field(default_factory=lambda: utc_now())  # when the scan started, UTC
     exceptions: ExceptionSet | None = None  # the accepted risks applied (README)
     delta: Delta | None = None  # a delta run: the buckets it covered (None: a full run)
+    #: Accounts whose bucket listing may be cut short (a full ListBuckets page without a
+    #: continuation token, even at 10,000): the run is incomplete there.
+    truncated_listings: tuple[str, ...] = ()
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
@@ -164,6 +167,7 @@ class ScanResult:
             "accepted_findings": int(accepted.sum()),
             "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
             "failed_accounts": int((self.accounts["status"] == "error").sum()),
+            "truncated_listings": len(self.truncated_listings),
             "by_check": by_check,
         }
 
@@ -607,6 +611,7 @@ class Scanner:
             accounts=pd.DataFrame([account], columns=ACCOUNT_COLUMNS),
             started_at=self.started_at,
             exceptions=self.exceptions,
+            truncated_listings=(account_id,) if discovered.attrs.get("truncated") else (),
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("scan finished: %s", summary)

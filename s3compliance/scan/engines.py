@@ -105,6 +105,7 @@ class AccountDiscovery:
     error_code: str = ""
     reason: str = ""
     missing: tuple[str, ...] = ()  # a delta's buckets the account no longer has
+    truncated: bool = False  # its listing may be cut short (discovery.MAX_PAGE)
 
 
 @dataclass(frozen=True)
@@ -175,11 +176,14 @@ def discover_account(
         step = "ListBuckets"
         discovered = scanner.discover(task.buckets)
         missing = tuple(discovered.attrs.get("missing", ()))
+        truncated = bool(discovered.attrs.get("truncated"))
         step = "account documents"
         docs, rows = scanner.account_step(account.account_id, account.name)
         retries = retry.counter.count + scanner.retry.counter.count
         stats = _stats(started, clients, retries)
-        return AccountDiscovery(task, discovered, docs, rows, stats, missing=missing)
+        return AccountDiscovery(
+            task, discovered, docs, rows, stats, missing=missing, truncated=truncated
+        )
     except Exception as exc:  # one account's failure is that account's row, never the run's end
         code = _code(exc)
         if step == "AssumeRole" and not task.own:
@@ -624,6 +628,9 @@ class OrgScanner:
             started_at=self.started_at,
             exceptions=self.exceptions,
             delta=self._delta_covered(),
+            truncated_listings=tuple(
+                d.task.account.account_id for d in self.discoveries if d.truncated
+            ),
         )
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("organization scan finished: %s", summary)
