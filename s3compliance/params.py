@@ -59,6 +59,7 @@ class Params:
     log_target_buckets: list[str] = field(default_factory=list)
     run_date: str | None = None
     heatmap_top_n: int = 30
+    report_max_rows: int = 50_000
     demo: bool | str = False
     apply_tags: bool = False
     tag_key: str = "compliance-status"
@@ -183,6 +184,7 @@ SCHEMA: dict[str, Any] = {
         "log_target_buckets": _STR_LIST,
         "run_date": {"type": ["string", "null"], "format": "date"},
         "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
+        "report_max_rows": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
         "demo": {"enum": [False, True, "org"]},
         "apply_tags": {"type": "boolean"},
         "tag_key": {

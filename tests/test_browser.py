@@ -152,6 +152,64 @@ def test_no_table_is_truncated_or_downsampled(report: Page, demo_run: Path) -> N
     assert all("…" not in cell and not cell.endswith("...") for row in every for cell in row)
 
 
+LEFT_OUT = "every row is in findings.parquet and the explore notebook"
+
+
+@pytest.fixture(scope="module")
+def cut_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo report with ``report_max_rows: 20``: its long tables are cut."""
+    out = tmp_path_factory.mktemp("browser-cut")
+    params = out / "cut.yaml"
+    demo = Path(__file__).parent.parent / "params" / "demo.yaml"
+    params.write_text(demo.read_text() + "report_max_rows: 20\n")
+    code = main(["demo", "--params", str(params), "--output-dir", str(out), "--run-id", "r"])
+    assert code == EXIT_FINDINGS
+    return out / "r"
+
+
+def test_a_cut_report_says_in_each_caption_how_many_rows_it_left_out(
+    browser: Any, cut_run: Path, tmp_path: Path
+) -> None:
+    findings = json.loads((cut_run / "findings.json").read_text())
+    every = [f for b in findings["buckets"] for f in b["findings"]] + findings["account_findings"]
+    failing = sorted(
+        (b for b in findings["buckets"] if b["status"] == "non_compliant"),
+        key=lambda b: -sum(f["status"] == "FAIL" for f in b["findings"]),
+    )
+    open_rows = [f for f in every if f["status"] != "PASS"]
+    passed = len(every) - len(open_rows)
+    page = Page(browser, (cut_run / "report.html").as_uri(), tmp_path)
+    try:
+        nc = len(failing)
+        caption = (
+            f"Non-compliant buckets, worst first (the first 20 of {nc} rows, worst first; "
+            f"{nc - 20} left out: {LEFT_OUT})"
+        )
+        rows = page.all_rows(caption)
+        assert len(rows) == 20 and nc == 78
+        # worst first: no bucket left out fails more checks than one shown
+        shown = {r[0] for r in rows}
+        counts = {
+            b["bucket_name"]: sum(f["status"] == "FAIL" for f in b["findings"]) for b in failing
+        }
+        assert min(counts[n] for n in shown) >= max(c for n, c in counts.items() if n not in shown)
+        caption = (
+            f"Every FAIL and ERROR finding (the first 20 of {len(open_rows)} rows, worst first; "
+            f"{len(open_rows) - 20} left out: {LEFT_OUT})"
+        )
+        rows = page.all_rows(caption)
+        assert len(rows) == 20
+        assert all(row[4] == "FAIL" for row in rows)  # FAILs come before ERRORs
+        assert rows[0][5] == "critical"  # and the most severe first
+        container = page.table(f"PASS findings ({passed}), counted per check, account and region")
+        summary = [r.locator("td").all_inner_texts() for r in container.locator("tbody tr").all()]
+        assert len(summary) == 5  # a short table: one page, no length menu
+        assert sum(int(row[3]) for row in summary) == passed
+        assert page.errors == [] and page.requests == []
+    finally:
+        page.page.close()
+
+
 # --- explore.ipynb in a real JupyterLab --------------------------------------------------------
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory: pytest.TempPathFactory, demo_run: Path) -> Iterator[str]:

@@ -288,3 +288,49 @@ def test_findings_table_holds_every_finding_without_evidence(account, params) ->
     assert len(table) == len(result.findings) + len(result.account_findings)
     assert "evidence" not in table.columns and table.columns[0] == "account_id"
     assert table["check_id"].iloc[-1] == "account_block_public_access"
+
+
+def test_worst_first_orders_fail_then_error_then_pass_by_severity(result) -> None:
+    ordered = report_mod.worst_first(report_mod.findings_table(result))
+    status = ordered["status"].map({"FAIL": 0, "ERROR": 1, "PASS": 2}).tolist()
+    assert status == sorted(status) and set(status) == {0, 1, 2}
+    ranks = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    fails = ordered[ordered["status"] == "FAIL"]["severity"].map(ranks).tolist()
+    assert fails == sorted(fails)
+    assert ordered.iloc[len(fails)]["bucket"] == "ccc-denied"  # the one ERROR, after the FAILs
+    assert sorted(ordered.index) == list(range(len(ordered)))  # rows reordered, none lost
+
+
+def test_pass_findings_are_counted_per_check_account_and_region(result) -> None:
+    every = result.all_findings()
+    counts = report_mod.pass_summary(result)
+    assert list(counts.columns) == ["check_id", "account_id", "region", "passed"]
+    assert counts["passed"].sum() == (every["status"] == "PASS").sum()
+    versioning = counts[counts["check_id"] == "versioning"]
+    assert versioning[["account_id", "region", "passed"]].values.tolist() == [
+        [result.account_id, "us-east-1", 2]  # aaa-good and ccc-denied have versioning on
+    ]
+
+
+def test_a_report_past_its_row_limit_lists_what_fails_and_counts_what_passes(result) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from s3compliance.outputs import notebook as runner
+
+    InteractiveShell.instance()
+    every = report_mod.findings_table(result)
+    open_rows = int((every["status"] != "PASS").sum())
+    passed = len(every) - open_rows
+    with capture_output() as captured:
+        runner.show_findings(result, replace(result.params, report_max_rows=len(every)))
+        runner.show_findings(result, replace(result.params, report_max_rows=2))
+        runner.show_cut(every, "Cut", replace(result.params, report_max_rows=1))
+    html = "".join(o.data.get("text/html", "") for o in captured.outputs)
+    assert '"caption": "Every finding"' in html  # at the limit: every row, as before
+    assert (
+        f"Every FAIL and ERROR finding (the first 2 of {open_rows} rows, worst first; "
+        f"{open_rows - 2} left out" in html
+    )
+    assert f"PASS findings ({passed}), counted per check, account and region" in html
+    assert f"Cut (the first 1 of {len(every)} rows" in html

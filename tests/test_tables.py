@@ -38,3 +38,19 @@ def test_a_large_table_keeps_every_row_and_escapes_markup(shell) -> None:
     with capture_output() as captured:
         tables.show_table(frame.head(3), "Three")
     assert "bucket-00002" in captured.outputs[0].data["text/html"]
+
+
+def test_a_table_within_the_limit_is_shown_whole() -> None:
+    frame = pd.DataFrame({"bucket": ["a", "b", "c"]})
+    kept, caption = tables.cut(frame, "Buckets", max_rows=3)
+    assert kept is frame and caption == "Buckets"
+
+
+def test_a_cut_table_says_exactly_how_many_rows_it_left_out() -> None:
+    frame = pd.DataFrame({"bucket": [f"b-{i:06d}" for i in range(123_456)]})
+    kept, caption = tables.cut(frame, "Buckets that fail", max_rows=50_000)
+    assert kept["bucket"].tolist() == frame["bucket"].head(50_000).tolist()  # the first ones
+    assert caption == (
+        "Buckets that fail (the first 50,000 of 123,456 rows, worst first; 73,456 left out: "
+        "every row is in findings.parquet and the explore notebook)"
+    )

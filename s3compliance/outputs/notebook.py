@@ -342,6 +342,33 @@ def show_step(outcome: pd.DataFrame | str, caption: str) -> None:
     show_table(outcome, caption)
 
 
+def show_cut(frame: pd.DataFrame, caption: str, params: Params) -> None:
+    """A worst-first table with at most ``report_max_rows`` rows (its caption says what a cut
+    left out)."""
+    from s3compliance.outputs.tables import cut, show_table
+
+    show_table(*cut(frame, caption, params.report_max_rows))
+
+
+def show_findings(result: ScanResult, params: Params) -> None:
+    """Every finding; past ``report_max_rows`` findings, the FAIL and ERROR ones worst first
+    (cut at that size too) and the PASS ones counted per check, account and region."""
+    from s3compliance.outputs.report import findings_table, pass_summary, worst_first
+    from s3compliance.outputs.tables import show_table
+
+    every = findings_table(result)
+    if len(every) <= params.report_max_rows:
+        show_table(every, "Every finding")
+        return
+    open_rows = worst_first(every[every["status"] != "PASS"])
+    show_cut(open_rows, "Every FAIL and ERROR finding", params)
+    passed = int((every["status"] == "PASS").sum())
+    show_table(
+        pass_summary(result),
+        f"PASS findings ({passed:,}), counted per check, account and region",
+    )
+
+
 def show_accounts(result: ScanResult) -> None:
     """The notebook's "Accounts" section: per-account table worst first and the accounts that
     could not be scanned (an organization run; one line for a single account)."""

@@ -18,6 +18,7 @@ import pandas as pd
 
 from s3compliance import __version__
 from s3compliance.accepted.apply import STATE_COLUMNS, exception_states
+from s3compliance.checks.registry import SEVERITIES
 from s3compliance.outputs.contract import (
     FINDINGS_TABLE_COLUMNS,
     SCHEMA_VERSION,
@@ -37,7 +38,10 @@ from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-CSV_COLUMNS = [c for c in FINDING_COLUMNS if c != "evidence"]  # evidence lives in the JSON
+CSV_COLUMNS = [c for c in FINDING_COLUMNS if c != "evidence"]
+SEVERITY_RANK = {
+    severity: rank for rank, severity in enumerate(SEVERITIES)
+}  # evidence lives in the JSON
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
@@ -385,10 +389,35 @@ def non_compliant_table(result: ScanResult) -> pd.DataFrame:
 
 
 def errors_table(result: ScanResult) -> pd.DataFrame:
-    """Checks that could not be evaluated, with the AWS error code: what a reader must fix."""
-    errors = result.findings[result.findings["status"] == "ERROR"]
+    """Checks that could not be evaluated, with the AWS error code: what a reader must fix,
+    worst first (the check's severity, then the bucket)."""
+    errors = worst_first(result.findings[result.findings["status"] == "ERROR"])
     columns = [*_account_columns(result), "bucket", "check_id", "error_code", "reason"]
     return errors[columns].reset_index(drop=True)
+
+
+_STATUS_RANK = {"FAIL": 0, "ERROR": 1, "PASS": 2}
+
+
+def worst_first(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings FAIL, then ERROR, then PASS; within each, critical first; then by account,
+    bucket and check (stable): the order a cut report keeps its first rows in."""
+    ranked = findings.assign(
+        _status=findings["status"].map(_STATUS_RANK),
+        _severity=findings["severity"].map(SEVERITY_RANK),
+    )
+    keys = ["_status", "_severity", "account_id", "bucket", "check_id"]
+    ranked = ranked.sort_values(keys, kind="stable")
+    return ranked.drop(columns=["_status", "_severity"])
+
+
+def pass_summary(result: ScanResult) -> pd.DataFrame:
+    """PASS findings counted per check, account and region: what a report too large to list
+    every finding shows instead of its PASS rows (every row stays in ``findings.parquet``)."""
+    every = result.all_findings()
+    passed = every[every["status"] == "PASS"]
+    counts = passed.groupby(["check_id", "account_id", "region"], dropna=False).size()
+    return counts.rename("passed").reset_index()
 
 
 ACCOUNT_TABLE_COLUMNS = [

@@ -1,5 +1,9 @@
 """Interactive tables: every row of a report table, searchable, sortable, paged, offline.
 
+Every row up to ``report_max_rows`` (default 50,000) per table: past that, :func:`cut` keeps the
+worst rows and its caption says how many were left out (a browser does not open a report of
+millions of rows; ``findings.parquet`` and the explore notebook hold them all).
+
 pandas truncates a long table (10 rows and a ``...`` row) and long text (``...``); a report that
 hides most of its findings is worse than none. The report and the explore notebook render their
 tables with itables (DataTables) instead:
@@ -58,6 +62,18 @@ def show_table(frame: pd.DataFrame, caption: str, **options: Any) -> None:
     import itables
 
     itables.show(frame.reset_index(drop=True), caption=caption, **(TABLE_OPTIONS | options))
+
+
+def cut(frame: pd.DataFrame, caption: str, max_rows: int) -> tuple[pd.DataFrame, str]:
+    """At most ``max_rows`` rows of a table already sorted worst first, and its caption; a cut
+    table's caption says exactly how many rows were left out and where every row is."""
+    if len(frame) <= max_rows:
+        return frame, caption
+    left_out = len(frame) - max_rows
+    return frame.head(max_rows), (
+        f"{caption} (the first {max_rows:,} of {len(frame):,} rows, worst first; {left_out:,} "
+        "left out: every row is in findings.parquet and the explore notebook)"
+    )
 
 
 def table_html(frame: pd.DataFrame, caption: str, **options: Any) -> str:
