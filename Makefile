@@ -35,6 +35,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/watch_bench.py --events 1000 --buckets 200 --rate 5 --debounce 1
 	$(BIN)/python bench/findings_bench.py --buckets 20000 --exceptions 200
 	$(BIN)/python bench/evidence_bench.py --mib 256 --runs 5
+	$(BIN)/python bench/scale_bench.py --sizes 1000 10000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
