@@ -29,17 +29,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from scan_bench import free_port  # noqa: E402
+
 ACCOUNTS = [f"{n:012d}" for n in range(100000000001, 100000000021)]  # 20 accounts
 CORES = os.cpu_count() or 1
 MIB = 1024 * 1024
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_canned(per_account: int) -> tuple[subprocess.Popen, str]:
