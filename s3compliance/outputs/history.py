@@ -973,11 +973,10 @@ def _bucket_rows(run: Run) -> pd.DataFrame:
     """A run's bucket rows (status and severity), from ``buckets.parquet`` or its JSON."""
     path = run.folder / "buckets.parquet"
     if run.source == "parquet" and parquet_ok(path):
-        import duckdb
+        import pyarrow.parquet as pq
 
-        query = f"SELECT {', '.join(BUCKET_STATE_COLUMNS)} FROM read_parquet(?)"
-        with duckdb.connect() as con:
-            return con.execute(query, [str(path)]).df()
+        # pyarrow directly: a DuckDB connection per file cost 45 ms, most of a watcher's delta
+        return pq.read_table(path, columns=BUCKET_STATE_COLUMNS).to_pandas()
     try:
         report = read_report(run.folder / "findings.json")
     except ReportInvalid:
