@@ -289,3 +289,18 @@ def test_a_backlog_is_received_as_one_batch(watched) -> None:
     assert loop.drain_queue(0, most=5) == 0  # nothing left
     published = loop.step()
     assert published is not None and published.buckets == 3 and left_on_queue(ctx) == 0
+
+
+def test_a_steady_stream_does_not_hold_back_a_due_batch(watched) -> None:
+    """Messages keep coming (the queue never runs dry at 20 events a second): once a batch is
+    due and the drain has run its budget, the watcher stops receiving and publishes."""
+    ctx = watched
+    for n in range(25):
+        inject(ctx, event(f"demo-compliant-0{1 + n % 3}", n % 60))
+    ticks = iter(range(0, 1000, 2))  # every look at the clock is two seconds later
+    loop = watcher(ctx, debounce_s=0, clock=lambda: float(next(ticks)))
+    drained = []
+    for _ in range(3):  # each turn: one full batch, then the due batch is published first
+        drained.append(loop.drain_queue(0))
+        assert loop.step() is not None
+    assert drained == [10, 10, 5]

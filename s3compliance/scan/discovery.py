@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -121,12 +122,22 @@ def _named(
     """The account's own buckets among ``names``: one ListBuckets by ``Prefix`` per name, so a
     bucket is found exactly as a full listing would find it (owned by this account), and a name
     not listed is a bucket this account does not have (deleted, or never its own). The second
-    value: names whose listing may be truncated (never called deleted)."""
+    value: names whose listing may be truncated (never called deleted).
+
+    The lookups run concurrently (as many as the client's connection pool holds): a watcher's
+    batch of 100 buckets is 100 round trips, which one after another took seconds.
+    """
+    client = clients.s3(DEFAULT_REGION)
+    unique = list(dict.fromkeys(names))
+
+    def look_up(name: str) -> tuple[list[dict], bool]:
+        return _list_pages(client, page_size, retry, None, prefix=name)
+
+    workers = max(1, min(len(unique), client.meta.config.max_pool_connections))
+    with ThreadPoolExecutor(workers, thread_name_prefix="discover") as pool:
+        answers = list(pool.map(look_up, unique))
     found, unsure = [], set()
-    for name in dict.fromkeys(names):
-        listed, truncated = _list_pages(
-            clients.s3(DEFAULT_REGION), page_size, retry, None, prefix=name
-        )
+    for name, (listed, truncated) in zip(unique, answers, strict=True):
         found.extend(item for item in listed if item["Name"] == name)
         if truncated:
             unsure.add(name)
