@@ -33,6 +33,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/history_bench.py --days 365 --accounts 20 --buckets 500
 	$(BIN)/python bench/delta_bench.py --days 30 --accounts 20 --buckets 500 --deltas-per-day 100
 	$(BIN)/python bench/watch_bench.py --events 1000 --buckets 200 --rate 5 --debounce 1
+	$(BIN)/python bench/watch_bench.py --events 1000 --buckets 200 --rate 10 --debounce 1
 	$(BIN)/python bench/findings_bench.py --buckets 20000 --exceptions 200
 	$(BIN)/python bench/evidence_bench.py --mib 256 --runs 5
 	$(BIN)/python bench/scale_bench.py --sizes 1000 10000
