@@ -318,14 +318,17 @@ def test_a_report_past_its_row_limit_lists_what_fails_and_counts_what_passes(res
 
     from s3compliance.outputs import notebook as runner
 
-    InteractiveShell.instance()
-    every = report_mod.findings_table(result)
-    open_rows = int((every["status"] != "PASS").sum())
-    passed = len(every) - open_rows
-    with capture_output() as captured:
-        runner.show_findings(result, replace(result.params, report_max_rows=len(every)))
-        runner.show_findings(result, replace(result.params, report_max_rows=2))
-        runner.show_cut(every, "Cut", replace(result.params, report_max_rows=1))
+    InteractiveShell.instance()  # a shell, as in a notebook: displays are captured
+    try:
+        every = report_mod.findings_table(result)
+        open_rows = int((every["status"] != "PASS").sum())
+        passed = len(every) - open_rows
+        with capture_output() as captured:
+            runner.show_findings(result, replace(result.params, report_max_rows=len(every)))
+            runner.show_findings(result, replace(result.params, report_max_rows=2))
+            runner.show_cut(every, "Cut", replace(result.params, report_max_rows=1))
+    finally:
+        InteractiveShell.clear_instance()  # the next test in this worker sees no shell
     html = "".join(o.data.get("text/html", "") for o in captured.outputs)
     assert '"caption": "Every finding"' in html  # at the limit: every row, as before
     assert (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -11,8 +13,9 @@ from s3compliance.outputs import tables
 
 
 @pytest.fixture
-def shell() -> InteractiveShell:
-    return InteractiveShell.instance()
+def shell() -> Iterator[InteractiveShell]:
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()  # the next test in this worker sees no shell
 
 
 def test_the_bundle_is_embedded_before_the_code_that_awaits_it(shell) -> None:
