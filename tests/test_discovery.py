@@ -242,3 +242,13 @@ def test_a_listing_still_full_at_ten_thousand_makes_the_run_incomplete(tmp_path,
     ]
     report = json.loads((tmp_path / "out" / "cut" / "findings.json").read_text())
     assert report["summary"]["truncated_listings"] == 1
+
+
+def test_a_delta_never_calls_a_name_of_a_truncated_listing_deleted() -> None:
+    clients, stub = stubbed_clients()
+    others = page([f"aaa{i:05d}" for i in range(10000)])  # full at 10,000, no token
+    stub.add_response("list_buckets", others, {"MaxBuckets": 10000, "Prefix": "aaa"})
+    with stub:
+        frame = discover_buckets(clients, ["us-east-1"], RETRY, page_size=10000, names=["aaa"])
+    assert frame.empty and frame.attrs["truncated"] is True
+    assert frame.attrs["missing"] == []  # "aaa" may be past the cut: not deleted

@@ -337,3 +337,10 @@ def test_a_report_past_its_row_limit_lists_what_fails_and_counts_what_passes(res
     )
     assert f"PASS findings ({passed}), counted per check, account and region" in html
     assert f"Cut (the first 1 of {len(every)} rows" in html
+
+
+def test_the_overview_says_when_a_listing_may_be_truncated(result) -> None:
+    assert "truncated listings" not in report_mod.overview_table(result).index
+    cut = replace(result, truncated_listings=(result.account_id,))
+    assert cut.summary()["truncated_listings"] == 1
+    assert report_mod.overview_table(cut).loc["truncated listings", "count"] == 1
