@@ -45,9 +45,26 @@ def report_schema() -> dict[str, Any]:
     return json.loads(files("s3compliance").joinpath("schemas/findings.schema.json").read_text())
 
 
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(report_schema())
+
+
 def validate_report(report: dict[str, Any]) -> None:
     """Raise :class:`jsonschema.ValidationError` when the report breaks the contract."""
-    jsonschema.Draft202012Validator(report_schema()).validate(report)
+    _validator().validate(report)
+
+
+@cache
+def _bucket_validator() -> jsonschema.Draft202012Validator:
+    return _validator().evolve(schema=report_schema()["properties"]["buckets"]["items"])
+
+
+def validate_bucket_entry(entry: dict[str, Any]) -> None:
+    """Raise :class:`jsonschema.ValidationError` when one entry of the report's ``buckets``
+    breaks the contract: with :func:`validate_report` on the report's head (``buckets``
+    empty), what a streamed ``findings.json`` is validated by, one bucket at a time."""
+    _bucket_validator().validate(entry)
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -99,18 +116,21 @@ class Place:
         return arn.split(":")[1] if arn.startswith("arn:") else "aws"
 
 
-def placed_findings(report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]]:
-    """Every finding of a (validated) report with its place, bucket-level then account-level,
-    each with its ``finding_id`` (computed the scan's way for a report of an older version):
-    what the OCSF and ASFF formats are built from."""
-    accounts = {a["account_id"]: a for a in report.get("accounts", [])}
-    regions = report["regions"]
-    home = regions[0] if regions and regions[0] != "*" else ""
-    placed = []
-    for bucket in report["buckets"]:
-        account_id = bucket.get("account_id", report["account_id"])
-        known = accounts.get(account_id, {})
-        place = Place(
+class Placer:
+    """The places of a (validated) report's findings: what its ``accounts`` and ``regions`` say
+    of each bucket entry and each account-level finding. Built from the report's head, so a
+    writer that streams the buckets places them one at a time."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        self.accounts = {a["account_id"]: a for a in report.get("accounts", [])}
+        self.default_account = report["account_id"]
+        regions = report["regions"]
+        self.home = regions[0] if regions and regions[0] != "*" else ""
+
+    def bucket(self, bucket: dict[str, Any]) -> Place:
+        account_id = bucket.get("account_id", self.default_account)
+        known = self.accounts.get(account_id, {})
+        return Place(
             account_id,
             bucket.get("account_name") or known.get("account_name", ""),
             bucket["bucket_name"],
@@ -118,15 +138,34 @@ def placed_findings(report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]
             bucket.get("region", ""),
             known.get("org_id", ""),
         )
-        placed.extend((_with_id(f, place), place) for f in bucket["findings"])
-    for finding in report.get("account_findings", []):
-        account_id = finding.get("account_id", report["account_id"])
-        known = accounts.get(account_id, {})
-        place = Place(
-            account_id, known.get("account_name", ""), "", "", home, known.get("org_id", "")
+
+    def account(self, finding: dict[str, Any]) -> Place:
+        account_id = finding.get("account_id", self.default_account)
+        known = self.accounts.get(account_id, {})
+        return Place(
+            account_id, known.get("account_name", ""), "", "", self.home, known.get("org_id", "")
         )
-        placed.append((_with_id(finding, place), place))
-    return placed
+
+    def bucket_findings(self, bucket: dict[str, Any]) -> list[tuple[dict[str, Any], Place]]:
+        """One bucket entry's findings, each with its ``finding_id`` and place."""
+        place = self.bucket(bucket)
+        return [(_with_id(f, place), place) for f in bucket["findings"]]
+
+    def account_findings(self, report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]]:
+        return [
+            (_with_id(f, place), place)
+            for f in report.get("account_findings", [])
+            for place in (self.account(f),)
+        ]
+
+
+def placed_findings(report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]]:
+    """Every finding of a (validated) report with its place, bucket-level then account-level,
+    each with its ``finding_id`` (computed the scan's way for a report of an older version):
+    what the OCSF and ASFF formats are built from."""
+    placer = Placer(report)
+    placed = [pair for bucket in report["buckets"] for pair in placer.bucket_findings(bucket)]
+    return placed + placer.account_findings(report)
 
 
 def _with_id(finding: dict[str, Any], place: Place) -> dict[str, Any]:

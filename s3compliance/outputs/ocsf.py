@@ -207,16 +207,25 @@ def compliance_finding(
     )
 
 
+def ocsf_dict(finding: dict[str, Any], place: Place, time_ms: int, tool_version: str) -> dict:
+    """One placed finding as the OCSF file holds it (JSON types, no null fields)."""
+    return compliance_finding(finding, place, time_ms, tool_version, place.org_id).model_dump(
+        mode="json", exclude_none=True
+    )
+
+
+def report_time_ms(report: dict[str, Any]) -> int:
+    """The OCSF ``time`` of a report's findings: when it was generated, in epoch milliseconds."""
+    return _epoch_ms(report["generated_at"])
+
+
 def ocsf_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every finding of a (validated) findings report, bucket-level then account-level, as
     OCSF Compliance Finding dicts (JSON types, no null fields)."""
-    time_ms = _epoch_ms(report["generated_at"])
+    time_ms = report_time_ms(report)
     version = report.get("tool_version", __version__)
     return [
-        compliance_finding(finding, place, time_ms, version, place.org_id).model_dump(
-            mode="json", exclude_none=True
-        )
-        for finding, place in placed_findings(report)
+        ocsf_dict(finding, place, time_ms, version) for finding, place in placed_findings(report)
     ]
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from s3compliance import __version__
@@ -22,9 +23,12 @@ from s3compliance.checks.registry import SEVERITIES
 from s3compliance.outputs.contract import (
     FINDINGS_TABLE_COLUMNS,
     SCHEMA_VERSION,
+    Placer,
+    validate_bucket_entry,
     validate_report,
 )
-from s3compliance.outputs.ocsf import ocsf_findings, ocsf_json
+from s3compliance.outputs.jsonstream import ArrayWriter, write_object
+from s3compliance.outputs.ocsf import ocsf_dict, report_time_ms
 from s3compliance.outputs.runfolder import (
     StagedRun,
     atomic_write_text,
@@ -60,13 +64,82 @@ _ENTRY_FIELDS = (
 )
 
 
-def _finding_entry(finding: Any) -> dict[str, Any]:
-    """A finding as the report holds it; an accepted FAIL adds its exception's id and end."""
-    entry = {name: getattr(finding, name) for name in _ENTRY_FIELDS}
-    if getattr(finding, "exception_id", ""):
-        entry["exception_id"] = finding.exception_id
-        entry["exception_expires"] = finding.exception_expires
-    return entry
+def _finding_entries(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings as the report holds them; an accepted FAIL adds its exception's id and end."""
+    entries = findings[list(_ENTRY_FIELDS)].to_dict("records")
+    for entry, exception_id, expires in zip(
+        entries, findings["exception_id"], findings["exception_expires"], strict=True
+    ):
+        if exception_id:
+            entry["exception_id"] = exception_id
+            entry["exception_expires"] = expires
+    return entries
+
+
+#: Buckets turned into report entries at a time: one pandas step per chunk, not per bucket
+#: (per-bucket ``itertuples`` cost 5 ms a bucket), and only a chunk's entries held at once.
+ENTRY_CHUNK = 2000
+
+
+def bucket_entries(result: ScanResult) -> Iterator[dict[str, Any]]:
+    """The report's ``buckets``, one entry at a time, in ``result.buckets``' order (by name):
+    what :func:`write_run_files` streams into ``findings.json``."""
+    findings = result.findings
+    at = findings.groupby("bucket", sort=False).indices if len(findings) else {}
+    none = np.empty(0, dtype=np.intp)
+    for start in range(0, len(result.buckets), ENTRY_CHUNK):
+        rows = result.buckets.iloc[start : start + ENTRY_CHUNK]
+        where = [at.get(name, none) for name in rows["bucket"]]
+        entries = _finding_entries(findings.take(np.concatenate(where)))
+        offset = 0
+        for row, mine in zip(rows.itertuples(index=False), where, strict=True):
+            yield {
+                "account_id": row.account_id,
+                "account_name": row.account_name,
+                "bucket_name": row.bucket,
+                "bucket_arn": row.bucket_arn,
+                "region": row.region,
+                "status": row.status,
+                "severity": row.bucket_severity,
+                "violation_count": row.violation_count,
+                "accepted_count": int(row.accepted_count),
+                "error_count": row.error_count,
+                "findings": entries[offset : offset + len(mine)],
+            }
+            offset += len(mine)
+
+
+def _non_compliant(result: ScanResult) -> list[dict[str, Any]]:
+    frame = result.buckets[result.buckets["status"] == "non_compliant"]
+    return [
+        {
+            "account_id": row.account_id,
+            "bucket_name": row.bucket,
+            "bucket_arn": row.bucket_arn,
+            "region": row.region,
+            "severity": row.bucket_severity,
+            "violations": list(row.violations),
+        }
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def _errors(result: ScanResult) -> list[dict[str, Any]]:
+    """ERROR findings in the buckets' order, then the findings' order within a bucket."""
+    findings = result.findings
+    errors = findings[findings["status"] == "ERROR"]
+    rank = {name: n for n, name in enumerate(result.buckets["bucket"])}
+    errors = errors.iloc[errors["bucket"].map(rank).argsort(kind="stable")]
+    return [
+        {
+            "account_id": f.account_id,
+            "bucket_name": f.bucket,
+            "check_id": f.check_id,
+            "error_code": f.error_code,
+            "message": f.evidence["error"]["message"],
+        }
+        for f in errors.itertuples(index=False)
+    ]
 
 
 def exceptions_table(result: ScanResult) -> pd.DataFrame:
@@ -94,51 +167,9 @@ def exceptions_section(result: ScanResult) -> dict[str, Any] | None:
     }
 
 
-def build_report(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
-    """The report as a dict, ordered deterministically (buckets by name, checks by catalogue)."""
-    findings = result.findings
-    per_bucket = dict(list(findings.groupby("bucket", sort=False)))
-    buckets, non_compliant, errors = [], [], []
-    no_findings = findings.iloc[0:0]  # a profile of account-level checks only
-    for row in result.buckets.itertuples(index=False):
-        group = per_bucket.get(row.bucket, no_findings)
-        buckets.append(
-            {
-                "account_id": row.account_id,
-                "account_name": row.account_name,
-                "bucket_name": row.bucket,
-                "bucket_arn": row.bucket_arn,
-                "region": row.region,
-                "status": row.status,
-                "severity": row.bucket_severity,
-                "violation_count": row.violation_count,
-                "accepted_count": int(row.accepted_count),
-                "error_count": row.error_count,
-                "findings": [_finding_entry(f) for f in group.itertuples(index=False)],
-            }
-        )
-        if row.status == "non_compliant":
-            non_compliant.append(
-                {
-                    "account_id": row.account_id,
-                    "bucket_name": row.bucket,
-                    "bucket_arn": row.bucket_arn,
-                    "region": row.region,
-                    "severity": row.bucket_severity,
-                    "violations": list(row.violations),
-                }
-            )
-        errors.extend(
-            {
-                "account_id": row.account_id,
-                "bucket_name": row.bucket,
-                "check_id": f.check_id,
-                "error_code": f.error_code,
-                "message": f.evidence["error"]["message"],
-            }
-            for f in group.itertuples(index=False)
-            if f.status == "ERROR"
-        )
+def report_head(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
+    """The report with every key in its place and ``buckets`` empty: with
+    :func:`bucket_entries`, the report a piece at a time (:func:`build_report` joins them)."""
     report = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
@@ -147,14 +178,18 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
         "regions": list(result.regions),
         "parameters": result.params.to_dict(),
         "summary": result.summary(),
-        "non_compliant_buckets": non_compliant,
-        "buckets": buckets,
+        "non_compliant_buckets": _non_compliant(result),
+        "buckets": [],
         "account_findings": [
-            {"account_id": f.account_id, **_finding_entry(f)}
-            for f in result.account_findings.itertuples(index=False)
+            {"account_id": account_id, **entry}
+            for account_id, entry in zip(
+                result.account_findings["account_id"],
+                _finding_entries(result.account_findings),
+                strict=True,
+            )
         ],
         "accounts": accounts_section(result.accounts),
-        "errors": errors,
+        "errors": _errors(result),
         "run": {
             "retries": result.retries,
             "api_calls": dict(result.api_calls),
@@ -167,6 +202,13 @@ def build_report(result: ScanResult, generated_at: str | None = None) -> dict[st
     if accepted is not None:
         report["exceptions"] = accepted
     return report
+
+
+def build_report(result: ScanResult, generated_at: str | None = None) -> dict[str, Any]:
+    """The report as one dict, ordered deterministically (buckets by name, checks by
+    catalogue). It holds every finding: a run folder's ``findings.json`` is streamed instead
+    (:func:`write_findings_json`), and at scale :func:`report_head` is what fits."""
+    return {**report_head(result, generated_at), "buckets": list(bucket_entries(result))}
 
 
 def accounts_section(accounts: pd.DataFrame) -> list[dict[str, Any]]:
@@ -269,6 +311,51 @@ def _parquet(frame: pd.DataFrame) -> Callable[[Path], object]:
     return lambda path: frame.to_parquet(path, engine="pyarrow", index=False)
 
 
+def write_findings_json(result: ScanResult, folder: Path, generated_at: str) -> int:
+    """Write ``findings.json`` and ``findings.ocsf.json`` in one pass over the buckets, one
+    bucket entry in memory at a time; the number of bucket entries.
+
+    The head (every key but ``buckets``) is validated against the contract, then each bucket
+    entry as it is written: the same checks as validating the whole report, without holding it
+    (a 100,000-bucket report built whole took gigabytes). Both files are renamed into place only
+    when complete."""
+    head = report_head(result, generated_at)
+    validate_report(head)
+    placer = Placer(head)
+    time_ms, version = report_time_ms(head), head["tool_version"]
+
+    def write(json_path: Path, ocsf_path: Path) -> int:
+        with (
+            json_path.open("w", encoding="utf-8") as report_file,
+            ocsf_path.open("w", encoding="utf-8") as ocsf_file,
+        ):
+            ocsf = ArrayWriter(ocsf_file)
+
+            def entries() -> Iterator[dict[str, Any]]:
+                for entry in bucket_entries(result):
+                    validate_bucket_entry(entry)
+                    for finding, place in placer.bucket_findings(entry):
+                        ocsf.add(ocsf_dict(finding, place, time_ms, version))
+                    yield entry
+
+            count = write_object(report_file, head, "buckets", entries())
+            for finding, place in placer.account_findings(head):
+                ocsf.add(ocsf_dict(finding, place, time_ms, version))
+            ocsf.close()
+            ocsf_file.write("\n")
+        return count
+
+    counted: list[int] = []
+    atomic_write_with(
+        folder / "findings.json",
+        lambda json_tmp: atomic_write_with(
+            folder / "findings.ocsf.json",
+            lambda ocsf_tmp: counted.append(write(json_tmp, ocsf_tmp)),
+        ),
+    )
+    return counted[0]
+
+
 def write_run_files(
     result: ScanResult,
     folder: Path,
@@ -284,12 +371,7 @@ def write_run_files(
     tables (``<name>.csv``, e.g. what tagging wrote) into ``folder``, then call each of
     ``extra_writers`` with the folder (e.g. the Pulumi import files)."""
     generated_at = generated_at or utc_timestamp()
-    report = build_report(result, generated_at)
-    validate_report(report)
-    atomic_write_text(
-        folder / "findings.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    )
-    atomic_write_text(folder / "findings.ocsf.json", ocsf_json(ocsf_findings(report)))
+    write_findings_json(result, folder, generated_at)
     atomic_write_text(folder / "findings.csv", findings_csv(result))
     atomic_write_with(folder / "findings.parquet", _parquet(findings_parquet_frame(result)))
     atomic_write_with(folder / "buckets.parquet", _parquet(buckets_parquet_frame(result)))

@@ -1,0 +1,69 @@
+"""JSON documents written a piece at a time, byte for byte what ``json.dumps(indent=2)`` writes.
+
+A run's ``findings.json`` and ``findings.ocsf.json`` hold one entry per bucket or per finding: at
+100,000 buckets, building either as one Python object before encoding it took gigabytes. These
+functions encode one item at a time into an open file, so a writer holds one bucket's entry, not
+the run's, and the file is the same as the whole-document encoding (tests compare them).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+INDENT = 2
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=INDENT, ensure_ascii=False)
+
+
+class ArrayWriter:
+    """A JSON array written item by item at ``depth`` levels deep: ``[]`` when nothing was
+    added, as ``json.dumps`` writes an empty list."""
+
+    def __init__(self, fh: TextIO, depth: int = 0) -> None:
+        self.fh = fh
+        self.depth = depth
+        self.count = 0
+        self._inner = "\n" + " " * (INDENT * (depth + 1))
+
+    def add(self, item: Any) -> None:
+        self.fh.write(("[" if not self.count else ",") + self._inner)
+        self.fh.write(_dumps(item).replace("\n", self._inner))
+        self.count += 1
+
+    def close(self) -> None:
+        self.fh.write("[]" if not self.count else "\n" + " " * (INDENT * self.depth) + "]")
+
+
+def write_array(fh: TextIO, items: Iterable[Any]) -> int:
+    """Write ``json.dumps(list(items), indent=2, ensure_ascii=False) + "\\n"``; the item count."""
+    array = ArrayWriter(fh)
+    for item in items:
+        array.add(item)
+    array.close()
+    fh.write("\n")
+    return array.count
+
+
+def write_object(fh: TextIO, head: dict[str, Any], key: str, items: Iterable[Any]) -> int:
+    """Write ``json.dumps({**head, key: list(items)}, indent=2, ensure_ascii=False) + "\\n"``,
+    keeping ``head``'s key order (``key`` must be one of its keys; its value is ignored); the
+    item count.
+
+    The array's place is found through a random marker, so no value of ``head`` (an account's
+    name, say) can be mistaken for it."""
+    if key not in head:
+        raise KeyError(key)
+    marker = json.dumps(f"streamed-{secrets.token_hex(16)}")
+    before, after = _dumps({**head, key: json.loads(marker)}).split(marker)
+    fh.write(before)
+    array = ArrayWriter(fh, depth=1)
+    for item in items:
+        array.add(item)
+    array.close()
+    fh.write(after + "\n")
+    return array.count

@@ -1,0 +1,122 @@
+"""Issue 27, point 1: ``findings.json`` and ``findings.ocsf.json`` are written a bucket at a time.
+
+The streamed files must be exactly what encoding the whole document writes (the contract does
+not change with the run's size), every bucket entry must still be validated, and a bucket that
+breaks the contract must leave no file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from s3compliance.outputs import report as report_mod
+from s3compliance.outputs.jsonstream import write_array, write_object
+from s3compliance.outputs.ocsf import ocsf_findings
+from s3compliance.outputs.report import build_report, write_findings_json, write_run_files
+from s3compliance.scan.engine import run_scan
+
+NO_SLEEP = {"sleep": lambda _s: None}
+GENERATED = "2026-12-01T06:00:00Z"
+
+
+def _value(rng: random.Random, depth: int = 0) -> object:
+    kinds = ["str", "int", "float", "bool", "none"] + (["list", "dict"] * 2 if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "list":
+        return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    if kind == "dict":
+        return {f"k{n}é\n": _value(rng, depth + 1) for n in range(rng.randrange(4))}
+    return {
+        "str": lambda: rng.choice(["", "a", "é ü 日本", 'quote " and \\ back', "<b>&</b>", "\x00"]),
+        "int": lambda: rng.randrange(-(10**12), 10**12),
+        "float": lambda: rng.random() * 1e6,
+        "bool": lambda: rng.random() < 0.5,
+        "none": lambda: None,
+    }[kind]()
+
+
+def test_streamed_json_is_byte_for_byte_what_json_dumps_writes() -> None:
+    """The expectation is the standard library's own encoding of the whole document."""
+    rng = random.Random(27)
+    for _ in range(300):
+        items = [_value(rng) for _ in range(rng.randrange(5))]
+        head = {"first": _value(rng), "items": None, "last": _value(rng)}
+        whole = io.StringIO()
+        assert write_array(whole, items) == len(items)
+        assert whole.getvalue() == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+        streamed = io.StringIO()
+        assert write_object(streamed, head, "items", iter(items)) == len(items)
+        expected = json.dumps({**head, "items": items}, indent=2, ensure_ascii=False) + "\n"
+        assert streamed.getvalue() == expected
+
+
+def test_a_value_that_looks_like_the_marker_is_written_as_it_is() -> None:
+    """An account name is untrusted: one that imitates the placeholder changes nothing."""
+    head = {"name": "streamed-00000000000000000000000000000000", "items": None}
+    out = io.StringIO()
+    write_object(out, head, "items", [1])
+    assert json.loads(out.getvalue()) == {**head, "items": [1]}
+    with pytest.raises(KeyError):
+        write_object(io.StringIO(), head, "buckets", [])
+
+
+@pytest.fixture
+def result(account, params):
+    account.compliant_bucket("aaa-good")
+    account.bucket("bbb-bare")
+    account.compliant_bucket("ccc-denied")
+    account.faults.fail("ccc-denied", "GetBucketPolicy", "AccessDenied")
+    account.bucket("ddd-bare")
+    return run_scan(replace(params, profile="fsbp"), clients=account.clients(), **NO_SLEEP)
+
+
+def test_the_run_folder_files_equal_the_whole_report_encoded_at_once(
+    result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two buckets a chunk, so entries cross chunk boundaries; account findings (fsbp) too."""
+    monkeypatch.setattr(report_mod, "ENTRY_CHUNK", 2)
+    assert len(result.account_findings) > 0
+    assert write_findings_json(result, tmp_path, GENERATED) == 4
+    report = build_report(result, GENERATED)
+    text = (tmp_path / "findings.json").read_text(encoding="utf-8")
+    assert text == json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    ocsf = json.loads((tmp_path / "findings.ocsf.json").read_text(encoding="utf-8"))
+    assert ocsf == ocsf_findings(report)
+    assert len(ocsf) == len(result.findings) + len(result.account_findings)
+
+
+def test_each_bucket_entry_holds_exactly_its_own_findings(
+    result, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written from the contract: ``buckets[i]`` is the i-th bucket row, with that bucket's
+    findings (and no other's) in the scan's order."""
+    monkeypatch.setattr(report_mod, "ENTRY_CHUNK", 3)
+    entries = list(report_mod.bucket_entries(result))
+    assert [e["bucket_name"] for e in entries] == list(result.buckets["bucket"])
+    for entry in entries:
+        mine = result.findings[result.findings["bucket"] == entry["bucket_name"]]
+        assert [f["finding_id"] for f in entry["findings"]] == list(mine["finding_id"])
+        assert [f["status"] for f in entry["findings"]] == list(mine["status"])
+    denied = next(e for e in entries if e["bucket_name"] == "ccc-denied")
+    assert any(f["status"] == "ERROR" for f in denied["findings"])
+    errors = build_report(result, GENERATED)["errors"]
+    assert {(e["bucket_name"], e["check_id"]) for e in errors} == {
+        (f.bucket, f.check_id) for f in result.findings.itertuples() if f.status == "ERROR"
+    }
+
+
+def test_a_bucket_entry_that_breaks_the_contract_leaves_no_file(result, tmp_path: Path) -> None:
+    """The entry is validated as it is written; the half-written files are removed."""
+    buckets = result.buckets.copy()
+    buckets.loc[buckets["bucket"] == "ddd-bare", "violation_count"] = -1
+    broken = replace(result, buckets=buckets)
+    with pytest.raises(jsonschema.ValidationError):
+        write_run_files(broken, tmp_path, generated_at=GENERATED)
+    assert list(tmp_path.iterdir()) == []
