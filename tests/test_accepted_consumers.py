@@ -287,9 +287,9 @@ def test_explore_filters_accepted_and_shows_the_exception(demo, tmp_path, capsys
     params, _, result = scan("2026-12-01")
     folder = write_report(result, params.output_dir, "x", generated_at="2026-12-01T06:00:00Z")
     run = explore.load_run(folder)
-    accepted = explore.filter_findings(run.findings, accepted=explore.ACCEPTED)
+    accepted = explore.filter_findings(run, accepted=explore.ACCEPTED)
     assert len(accepted) == 9 and set(accepted["status"]) == {"FAIL"}
-    others = explore.filter_findings(run.findings, accepted=explore.NOT_ACCEPTED)
+    others = explore.filter_findings(run, accepted=explore.NOT_ACCEPTED)
     assert len(accepted) + len(others) == len(run.findings)
     assert (others["exception_id"] == "").all()
     checks = explore.bucket_checks(run, "demo-lifecycle-365-01").set_index("check_id")
