@@ -25,7 +25,7 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check s3compliance tests bench
 	@# independent test files run in parallel, one file per worker (module fixtures stay shared)
-	$(BIN)/python -m pytest -n auto --dist loadfile --cov=s3compliance --cov-report=term-missing
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25 --cov=s3compliance --cov-report=term-missing
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
@@ -37,6 +37,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/findings_bench.py --buckets 20000 --exceptions 200
 	$(BIN)/python bench/evidence_bench.py --mib 256 --runs 5
 	$(BIN)/python bench/scale_bench.py --sizes 1000 10000
+	$(BIN)/python bench/explore_bench.py --sizes 1000 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
