@@ -205,5 +205,8 @@ def test_evidence_that_is_not_json_is_refused(run_folder: Path) -> None:
     findings = pd.read_parquet(run_folder / "findings.parquet")
     findings.loc[0, "evidence"] = "{not json"
     run = explore.Run(run_folder, findings, pd.read_parquet(run_folder / "buckets.parquet"))
-    with pytest.raises(ReportInvalid, match="is not JSON"):
+    with pytest.raises(ReportInvalid, match="evidence is not JSON") as caught:
         explore.evidence_html(run, findings.loc[0, "bucket"])
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ReportInvalid, match="evidence is not JSON"):
+        run.findings  # noqa: B018 (the property reads every finding)

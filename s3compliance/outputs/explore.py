@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class Run:
         """Every finding, evidence parsed: it reads the whole run (a page is
         :func:`filter_findings` with ``limit``)."""
         frame = self.query(f"SELECT {_columns()}, evidence FROM findings")
-        frame["evidence"] = [json.loads(e) if e else {} for e in frame["evidence"]]
+        frame["evidence"] = _parsed(self, frame["evidence"])
         return frame
 
     def bucket_names(self) -> list[str]:
@@ -246,14 +247,17 @@ def bucket_checks(run: Run, bucket: str) -> pd.DataFrame:
     return table
 
 
+def _parsed(run: Run, texts: Iterable[str]) -> list[dict[str, Any]]:
+    """Evidence read back from the run's file: JSON, or one :class:`ReportInvalid` line."""
+    try:
+        return [json.loads(text) if text else {} for text in texts]
+    except json.JSONDecodeError as exc:
+        raise ReportInvalid(f"{run.folder}: a finding's evidence is not JSON ({exc.msg})") from exc
+
+
 def _evidence(run: Run, bucket: str) -> list[dict[str, Any]]:
     rows = run.db.execute("SELECT evidence FROM findings WHERE bucket = ?", [bucket]).fetchall()
-    try:
-        return [json.loads(r[0]) if r[0] else {} for r in rows]
-    except json.JSONDecodeError as exc:
-        raise ReportInvalid(
-            f"{run.folder}: evidence of {bucket!r} is not JSON ({exc.msg})"
-        ) from exc
+    return _parsed(run, (r[0] for r in rows))
 
 
 def _public_labels(evidence: dict[str, Any]) -> set[str]:
