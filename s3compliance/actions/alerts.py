@@ -173,7 +173,9 @@ def send_alerts(
     sqs_queue_url: str | None = None,
 ) -> pd.DataFrame:
     """Every configured channel, one row each: what was sent and what failed. ``announce``: the
-    high-severity buckets SNS announces (``None``: every one)."""
+    high-severity buckets SNS announces (``None``: every one). ``report`` needs only its head
+    (``generated_at``, ``non_compliant_buckets``): callers pass ``report_head``, not the whole
+    report with every finding."""
     outcomes = []
     if sns_topic_arn:
         messages = high_severity_messages(report, announce)

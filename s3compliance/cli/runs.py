@@ -226,7 +226,7 @@ def _delta_alerts(result: ScanResult, params: Params) -> Callable[[], bool] | No
         return None
     from s3compliance.actions.alerts import send_alerts
     from s3compliance.outputs.history import buckets_to_announce
-    from s3compliance.outputs.report import build_report
+    from s3compliance.outputs.report import report_head
     from s3compliance.scan.aws import Clients, make_session
     from s3compliance.scan.retry import RetryPolicy
 
@@ -236,7 +236,7 @@ def _delta_alerts(result: ScanResult, params: Params) -> Callable[[], bool] | No
         clients = Clients(make_session(params.aws_profile), params.endpoint_url)
         retry = RetryPolicy(params.retry_attempts, params.retry_max_wait_s)
         outcome = send_alerts(
-            build_report(result),
+            report_head(result),
             result.buckets,
             clients,
             retry,

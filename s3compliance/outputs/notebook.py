@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from s3compliance.actions import alerts, tagging
-from s3compliance.outputs.report import build_report
+from s3compliance.outputs.report import report_head
 from s3compliance.outputs.runfolder import (
     StagedRun,
     atomic_write_text,
@@ -265,7 +265,7 @@ def alerts_step(
     if not (params.sns_topic_arn or params.publish_metrics or params.sqs_queue_url):
         return "No alerting configured (sns_topic_arn, publish_metrics, sqs_queue_url)."
     return alerts.send_alerts(
-        build_report(result),
+        report_head(result),
         result.buckets,
         scanner.clients,
         scanner.retry,

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3compliance.actions.alerts import high_severity_messages, publish_sns
 from s3compliance.outputs import history
-from s3compliance.outputs.report import build_report, write_report
+from s3compliance.outputs.report import report_head, write_report
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code
 from s3compliance.scan.delta import DeltaRequest
@@ -221,7 +221,7 @@ class Watcher:
             folder = write_report(result, p.output_dir)
         self._delete(receipts)
         if p.sns_topic_arn:  # at once, one message per bucket that became high
-            report = build_report(result)
+            report = report_head(result)
             messages = high_severity_messages(report, announce)
             retry = RetryPolicy(p.retry_attempts, p.retry_max_wait_s)
             publish_sns(self.clients, p.sns_topic_arn, messages, retry)
