@@ -24,6 +24,7 @@ from s3compliance.outputs import notebook as runner
 from s3compliance.outputs.report import build_report, write_report
 from s3compliance.scan.aws import Clients
 from s3compliance.scan.engine import Scanner
+from s3compliance.scan.spool import FindingSpool
 from s3compliance.testing.demo import demo_account, demo_params
 
 MISSION_FAILS_OF_LEGACY_BARE = ["versioning", "encryption", "lifecycle", "cloudwatch_metrics"]
@@ -186,7 +187,8 @@ def test_the_remediation_plan_skips_accepted_findings(demo, tmp_path) -> None:
     # accepted buckets are not flagged at all: the program never "fixes" them
     assert not plan["bucket"].isin(["demo-legacy-bare-01", "demo-lifecycle-365-01"]).any()
     # the same from the findings file (import-plan, remediate-plan read it back)
-    report = build_report(replace(result, findings=findings))
+    spooled = FindingSpool.of(findings, len(result.buckets))
+    report = build_report(replace(result, spool=spooled))
     from_file, buckets = findings_from_report(report)
     again = rem.plan(from_file, buckets, ["lifecycle"]).set_index(["bucket", "check_id"])
     assert again.loc[("demo-legacy-bare-03", "lifecycle"), "change"] == "skipped"

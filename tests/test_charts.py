@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from s3compliance.outputs import charts
+from s3compliance.scan.spool import FindingSpool
 from s3compliance.testing.demo import demo_params, run_demo
 
 RUN_DATE = "2026-01-01"
@@ -83,11 +84,9 @@ def test_heatmap_shows_the_worst_buckets_first(demo) -> None:
 
 
 def test_heatmap_of_a_fully_compliant_fleet_is_empty_not_broken(demo) -> None:
-    clean = replace(
-        demo,
-        buckets=demo.buckets[demo.buckets["status"] == "compliant"],
-        findings=demo.findings[demo.findings["bucket"].str.startswith("demo-compliant")],
-    )
+    buckets = demo.buckets[demo.buckets["status"] == "compliant"]
+    findings = demo.findings[demo.findings["bucket"].str.startswith("demo-compliant")]
+    clean = replace(demo, buckets=buckets, spool=FindingSpool.of(findings, len(buckets)))
     assert charts.heatmap_matrix(clean, 30).empty
     assert charts.heatmap_chart(clean, RUN_DATE).get_suptitle().startswith("Check results, 0 worst")
     widths = [p.get_width() for p in charts.failures_chart(clean, RUN_DATE).axes[0].patches]

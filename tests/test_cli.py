@@ -96,6 +96,17 @@ def test_an_account_level_profile_scans_and_its_fail_sets_the_exit_code(
     assert [f["status"] for f in report["account_findings"]] == [status]
 
 
+def test_a_scan_that_finds_no_bucket_prints_no_check_table(
+    moto_server, server_session, tmp_path, capsys
+) -> None:
+    """Nothing in scope: the counts say so, with no empty per-check table under them."""
+    path = params_file(tmp_path, "include: ['no-bucket-is-named-like-this-*']\n")
+    assert main(["scan", "--params", path, "--endpoint-url", moto_server]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Buckets: 0 total" in out
+    assert "check_id" not in out and "PASS" not in out
+
+
 def test_endpoint_from_environment(moto_server, server_session, tmp_path, monkeypatch) -> None:
     compliant(server_session, moto_server, "env-bucket")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)

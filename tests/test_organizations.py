@@ -47,6 +47,7 @@ from s3compliance.scan.organizations import (
     role_session,
 )
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.spool import decode_part
 from s3compliance.testing.emulation import RoleRefuser, _error, _response
 from s3compliance.testing.org_demo import member_session
 
@@ -290,9 +291,10 @@ def test_a_task_that_raises_becomes_error_findings_for_its_shard(org_session) ->
     with tqdm(disable=True) as bar:
         [result] = engine.map(boom, [shard], [1], bar, scanner._shard_failed)
     assert result.error_code == "MemoryError" and "worker lost" in result.reason
-    assert set(result.findings["status"]) == {"ERROR"}
-    assert list(result.findings.columns) == FINDING_COLUMNS
-    assert len(result.findings) == len(shard.discovered) * 5
+    findings = decode_part(result.findings)  # the shard's part, as it travels to the driver
+    assert set(findings["status"]) == {"ERROR"}
+    assert list(findings.columns) == FINDING_COLUMNS
+    assert len(findings) == len(shard.discovered) * 5
     failed = scanner._discovery_failed(shard.task, RuntimeError("x"))
     assert failed.error_code == "RuntimeError" and failed.discovered.empty
 

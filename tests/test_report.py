@@ -154,10 +154,10 @@ def test_crash_mid_write_leaves_the_previous_report_intact(
     good = write_report(result, tmp_path, "good")
     before = (good / "findings.json").read_bytes()
 
-    def explode(_result) -> str:
+    def explode(_result, _path) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_mod, "findings_csv", explode)
+    monkeypatch.setattr(report_mod, "write_findings_csv", explode)
     with pytest.raises(OSError, match="disk full"):
         write_report(result, tmp_path, "bad")
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -80,14 +80,16 @@ def result(account, params):
     account.compliant_bucket("ccc-denied")
     account.faults.fail("ccc-denied", "GetBucketPolicy", "AccessDenied")
     account.bucket("ddd-bare")
-    return run_scan(replace(params, profile="fsbp"), clients=account.clients(), **NO_SLEEP)
+    # three buckets a shard: the four buckets' findings are spooled in two parts
+    chosen = replace(params, profile="fsbp", shard_size=3)
+    return run_scan(chosen, clients=account.clients(), **NO_SLEEP)
 
 
 def test_the_run_folder_files_equal_the_whole_report_encoded_at_once(
     result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two buckets a chunk, so entries cross chunk boundaries; account findings (fsbp) too."""
-    monkeypatch.setattr(report_mod, "ENTRY_CHUNK", 2)
+    """Entries cross the spool's part boundary; account findings (fsbp) too."""
+    assert [p.buckets for p in result.spool.parts] == [3, 1]
     assert len(result.account_findings) > 0
     assert write_findings_json(result, tmp_path, GENERATED) == 4
     report = build_report(result, GENERATED)
@@ -103,7 +105,7 @@ def test_each_bucket_entry_holds_exactly_its_own_findings(
 ) -> None:
     """Written from the contract: ``buckets[i]`` is the i-th bucket row, with that bucket's
     findings (and no other's) in the scan's order."""
-    monkeypatch.setattr(report_mod, "ENTRY_CHUNK", 3)
+    assert len(result.spool.parts) == 2
     entries = list(report_mod.bucket_entries(result))
     assert [e["bucket_name"] for e in entries] == list(result.buckets["bucket"])
     for entry in entries:

@@ -43,6 +43,9 @@ def _control_key(control_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in control_id.replace("S3.", "").split("."))
 
 
+_RANK = {"PASS": 0, "ERROR": 1, "FAIL": 2}
+
+
 def framework_summary(every: pd.DataFrame) -> pd.DataFrame:
     """Per control whose checks ran: how many resources PASS, FAIL or are ERROR.
 
@@ -51,6 +54,7 @@ def framework_summary(every: pd.DataFrame) -> pd.DataFrame:
     when any failed, and is ERROR otherwise.
     """
     ran = set(every["check_id"])
+    rank = every["status"].map(_RANK)
     rows = []
     for fw_id, framework in FRAMEWORKS.items():
         for control_id in sorted(framework["controls"], key=_control_key):
@@ -58,13 +62,11 @@ def framework_summary(every: pd.DataFrame) -> pd.DataFrame:
             checks = [c for c in control["checks"] if c in ran]
             if not checks:
                 continue
-            per_resource = every[every["check_id"].isin(checks)].groupby("bucket")["status"]
-            verdicts = per_resource.agg(
-                lambda s: (
-                    "FAIL" if (s == "FAIL").any() else ("ERROR" if (s == "ERROR").any() else "PASS")
-                )
-            )
-            counts = {s: int((verdicts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
+            mine = every["check_id"].isin(checks)
+            # the worst status of each resource: FAIL over ERROR over PASS (one vector step,
+            # not a Python call per resource: a large scan has 100,000 of them)
+            worst = rank[mine].groupby(every["bucket"][mine]).max()
+            counts = {s: int((worst == n).sum()) for s, n in _RANK.items()}
             total = sum(counts.values())
             rows.append(
                 {

@@ -138,7 +138,7 @@ def print_summary(result: ScanResult, report_dir: Path) -> None:
     print_accepted(result.summary(), exceptions_section(result))
     if result.organization:
         print_accounts(result.summary(), result.accounts)
-    if len(result.findings):
+    if result.finding_count:
         print(result.summary_frame().to_string())
     print(f"API calls: {sum(result.api_calls.values())}, retries: {result.retries}")
     print(f"Report: {report_dir / 'findings.json'}")

@@ -200,6 +200,15 @@ def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataF
     )
 
 
+def buckets_in_scope(buckets: pd.DataFrame, scope: str = "flagged") -> list[str]:
+    """The buckets ``scope`` imports (``flagged``: the non-compliant ones; ``all``): whose
+    findings :func:`plan_imports` needs (a scan reads only those back from its spool)."""
+    if scope not in ("flagged", "all"):
+        raise ValueError(f"import_scope must be 'flagged' or 'all', not {scope!r}")
+    chosen = buckets if scope == "all" else buckets[buckets["status"] == "non_compliant"]
+    return list(chosen["bucket"])
+
+
 def plan_imports(
     findings: pd.DataFrame, buckets: pd.DataFrame, scope: str = "flagged"
 ) -> pd.DataFrame:
@@ -207,9 +216,7 @@ def plan_imports(
 
     One row per resource, ``action`` ``import``, or ``left-out`` with the reason in ``note``.
     """
-    if scope not in ("flagged", "all"):
-        raise ValueError(f"import_scope must be 'flagged' or 'all', not {scope!r}")
-    chosen = buckets if scope == "all" else buckets[buckets["status"] == "non_compliant"]
+    chosen = buckets[buckets["bucket"].isin(buckets_in_scope(buckets, scope))]
     evidence = evidence_by_bucket(findings)
     rows: list[dict[str, Any]] = []
     for b in chosen.sort_values("bucket").itertuples(index=False):

@@ -98,7 +98,9 @@ class Run:
     check_ids: tuple[str, ...]
     failed_accounts: frozenset[str] = frozenset()
     account_ids: tuple[str, ...] = ()  # every account the run set out to scan, failed ones too
-    source: str = "parquet"  # or "json" (a run written before Parquet)
+    #: or "json" (a run written before Parquet), or "spool" (the scan not yet published: its
+    #: findings in the Parquet parts of ``extra["files"]``)
+    source: str = "parquet"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     kind: str = "full"  # or "delta": only the buckets of ``observed``
     base_run_id: str | None = None  # a delta: the full run ``latest`` named when it published
@@ -315,8 +317,6 @@ def _rows_from_json(folder: Path) -> pd.DataFrame:
 def findings_of(run: Run) -> pd.DataFrame:
     """A run's bucket findings (no evidence): DuckDB over its Parquet, or its JSON, or the
     scan result it was made from (:func:`run_of_result`)."""
-    if run.source == "memory":
-        return run.extra["frame"]
     if run.source == "json":
         return _rows_from_json(run.folder)
     store = _Store([run])
@@ -324,6 +324,16 @@ def findings_of(run: Run) -> pd.DataFrame:
         return store.df(f"SELECT {', '.join(COLUMNS)} FROM {store.source([0])}")
     finally:
         store.close()
+
+
+def _parquet_files(run: Run) -> list[str]:
+    """The Parquet files of a run's findings: its ``findings.parquet``, or the parts of the
+    scan in memory (:func:`run_of_result`); none for a run read from JSON."""
+    if run.source == "parquet":
+        return [str(run.folder / "findings.parquet")]
+    if run.source == "spool":
+        return list(run.extra["files"])
+    return []
 
 
 def _sql_list(values: list[str]) -> str:
@@ -399,17 +409,23 @@ class _Store:
                 "idx": range(len(known)),
                 "run_id": [r.run_id for r in known],
                 "run_date": pd.to_datetime([r.run_date for r in known]).date,
-                "path": [
-                    str(r.folder / "findings.parquet") if r.source == "parquet" else None
-                    for r in known
-                ],
             }
         )
+        files = [(n, path) for n, r in enumerate(known) for path in _parquet_files(r)]
         scanned = [(n, a) for n, r in enumerate(known) for a in r.scanned_accounts]
         full = [(n, a) for n, a in scanned if known[n].kind == "full"]
         observed = [(n, a, b) for n, r in enumerate(known) for a, b in sorted(r.observed)]
         checks = [(n, c) for n, r in enumerate(known) for c in r.check_ids]
         self._table("runs", runs_frame)
+        self._table(
+            "run_files",
+            pd.DataFrame(
+                {
+                    "idx": pd.Series([n for n, _ in files], dtype="int64"),
+                    "path": pd.Series([path for _, path in files], dtype=object),
+                }
+            ),
+        )
         self._table("scanned", pd.DataFrame(scanned, columns=["idx", "account_id"]))
         self._table("full_scanned", pd.DataFrame(full, columns=["idx", "account_id"]))
         self._table("observed", pd.DataFrame(observed, columns=["idx", "account_id", "bucket"]))
@@ -427,10 +443,7 @@ class _Store:
     def source(self, idxs: list[int]) -> str:
         """SQL (a parenthesized SELECT) of the bucket findings of runs ``idxs``."""
         parts = []
-        paths = [self.known[n].folder / "findings.parquet" for n in idxs]
-        files = [
-            str(p) for n, p in zip(idxs, paths, strict=True) if self.known[n].source == "parquet"
-        ]
+        files = [path for n in idxs for path in _parquet_files(self.known[n])]
         if files:
             listed = _sql_list(files)
             if any(has_exceptions(Path(f)) for f in files):  # older files: NULL, read as none
@@ -444,9 +457,9 @@ class _Store:
                 "SELECT r.idx, p.finding_id, p.account_id, p.bucket, p.check_id, p.status, "
                 f"p.severity, {accepted} "
                 f"FROM read_parquet({listed}, filename = true, union_by_name = true) "
-                "p JOIN runs r ON p.filename = r.path WHERE p.bucket <> ''"
+                "p JOIN run_files r ON p.filename = r.path WHERE p.bucket <> ''"
             )
-        older = [n for n in idxs if self.known[n].source != "parquet"]
+        older = [n for n in idxs if self.known[n].source == "json"]
         for n in older:
             if n not in self._loaded:
                 frame = findings_of(self.known[n]).copy()
@@ -529,8 +542,8 @@ def run_of_result(result: ScanResult) -> Run:
     return replace(
         run,
         finished_at="~",  # after any timestamp
-        source="memory",
-        extra={"frame": result.findings[COLUMNS].reset_index(drop=True)},
+        source="spool",  # read where it is, as a published run's findings.parquet
+        extra={"files": [str(p.path) for p in result.spool.parts]},
     )
 
 

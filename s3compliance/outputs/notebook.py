@@ -356,13 +356,12 @@ def show_findings(result: ScanResult, params: Params) -> None:
     from s3compliance.outputs.report import findings_table, pass_summary, worst_first
     from s3compliance.outputs.tables import show_table
 
-    every = findings_table(result)
-    if len(every) <= params.report_max_rows:
-        show_table(every, "Every finding")
+    if result.finding_count <= params.report_max_rows:
+        show_table(findings_table(result), "Every finding")
         return
-    open_rows = worst_first(every[every["status"] != "PASS"])
+    open_rows = worst_first(findings_table(result, ["FAIL", "ERROR"]))
     show_cut(open_rows, "Every FAIL and ERROR finding", params)
-    passed = int((every["status"] == "PASS").sum())
+    passed = result.finding_count - len(open_rows)
     show_table(
         pass_summary(result),
         f"PASS findings ({passed:,}), counted per check, account and region",

@@ -38,6 +38,8 @@ from s3compliance.outputs.runfolder import (
 )
 from s3compliance.outputs.signing import Signer, signer_for
 from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
+from s3compliance.scan.spool import decode
+from s3compliance.scan.spool import to_table as spool_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,37 +78,48 @@ def _finding_entries(findings: pd.DataFrame) -> list[dict[str, Any]]:
     return entries
 
 
-#: Buckets turned into report entries at a time: one pandas step per chunk, not per bucket
-#: (per-bucket ``itertuples`` cost 5 ms a bucket), and only a chunk's entries held at once.
-ENTRY_CHUNK = 2000
+_PART_COLUMNS = ["account_id", "bucket", *_ENTRY_FIELDS, "exception_id", "exception_expires"]
 
 
 def bucket_entries(result: ScanResult) -> Iterator[dict[str, Any]]:
-    """The report's ``buckets``, one entry at a time, in ``result.buckets``' order (by name):
-    what :func:`write_run_files` streams into ``findings.json``."""
-    findings = result.findings
-    at = findings.groupby("bucket", sort=False).indices if len(findings) else {}
+    """The report's ``buckets``, one entry at a time, in ``result.buckets``' order: what
+    :func:`write_findings_json` streams into ``findings.json``. The findings are read from the
+    spool a part at a time (a shard's buckets: the same rows, in the same order, as the bucket
+    rows), so only one part's findings are in memory."""
+    at = 0
+    for part, table in result.spool.tables(_PART_COLUMNS):
+        rows = result.buckets.iloc[at : at + part.buckets]
+        at += part.buckets
+        yield from _part_entries(rows, decode(table))
+    if at != len(result.buckets):  # a bucket row no part accounts for: never silently left out
+        raise RuntimeError(f"the spool covers {at} bucket rows, the scan has {len(result.buckets)}")
+
+
+def _part_entries(rows: pd.DataFrame, findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """One part's bucket entries; a finding whose bucket is not among ``rows`` is an error."""
+    keys = ["account_id", "bucket"]
+    where = findings.groupby(keys, sort=False).indices if len(findings) else {}
     none = np.empty(0, dtype=np.intp)
-    for start in range(0, len(result.buckets), ENTRY_CHUNK):
-        rows = result.buckets.iloc[start : start + ENTRY_CHUNK]
-        where = [at.get(name, none) for name in rows["bucket"]]
-        entries = _finding_entries(findings.take(np.concatenate(where)))
-        offset = 0
-        for row, mine in zip(rows.itertuples(index=False), where, strict=True):
-            yield {
-                "account_id": row.account_id,
-                "account_name": row.account_name,
-                "bucket_name": row.bucket,
-                "bucket_arn": row.bucket_arn,
-                "region": row.region,
-                "status": row.status,
-                "severity": row.bucket_severity,
-                "violation_count": row.violation_count,
-                "accepted_count": int(row.accepted_count),
-                "error_count": row.error_count,
-                "findings": entries[offset : offset + len(mine)],
-            }
-            offset += len(mine)
+    mine = [where.get((row.account_id, row.bucket), none) for row in rows.itertuples()]
+    if sum(len(m) for m in mine) != len(findings):
+        raise RuntimeError("a spooled part holds findings of buckets its shard did not scan")
+    entries = _finding_entries(findings.take(np.concatenate([none, *mine])))
+    offset = 0
+    for row, indices in zip(rows.itertuples(index=False), mine, strict=True):
+        yield {
+            "account_id": row.account_id,
+            "account_name": row.account_name,
+            "bucket_name": row.bucket,
+            "bucket_arn": row.bucket_arn,
+            "region": row.region,
+            "status": row.status,
+            "severity": row.bucket_severity,
+            "violation_count": row.violation_count,
+            "accepted_count": int(row.accepted_count),
+            "error_count": row.error_count,
+            "findings": entries[offset : offset + len(indices)],
+        }
+        offset += len(indices)
 
 
 def _non_compliant(result: ScanResult) -> list[dict[str, Any]]:
@@ -125,11 +138,10 @@ def _non_compliant(result: ScanResult) -> list[dict[str, Any]]:
 
 
 def _errors(result: ScanResult) -> list[dict[str, Any]]:
-    """ERROR findings in the buckets' order, then the findings' order within a bucket."""
-    findings = result.findings
-    errors = findings[findings["status"] == "ERROR"]
-    rank = {name: n for n, name in enumerate(result.buckets["bucket"])}
-    errors = errors.iloc[errors["bucket"].map(rank).argsort(kind="stable")]
+    """ERROR findings in the buckets' order, then the findings' order within a bucket (the
+    spool's order: only the ERROR rows are read)."""
+    columns = ["account_id", "bucket", "check_id", "error_code", "evidence"]
+    errors = result.findings_of(statuses=["ERROR"], columns=columns)
     return [
         {
             "account_id": f.account_id,
@@ -148,7 +160,9 @@ def exceptions_table(result: ScanResult) -> pd.DataFrame:
     if result.exceptions is None:
         return pd.DataFrame(columns=STATE_COLUMNS)
     tags = dict(zip(result.buckets["bucket"], result.buckets["tags"], strict=True))
-    return exception_states(result.exceptions, result.findings, tags)
+    columns = ["account_id", "region", "bucket", "check_id", "status"]
+    fails = result.findings_of(statuses=["FAIL"], columns=columns)
+    return exception_states(result.exceptions, fails, tags)
 
 
 def exceptions_section(result: ScanResult) -> dict[str, Any] | None:
@@ -216,11 +230,35 @@ def accounts_section(accounts: pd.DataFrame) -> list[dict[str, Any]]:
     return list(json.loads(accounts.to_json(orient="records")))
 
 
-def findings_csv(result: ScanResult) -> str:
-    """Bucket findings, then the account-level ones (with empty bucket columns)."""
-    frame = result.all_findings()[CSV_COLUMNS].copy()
+def _csv_rows(frame: pd.DataFrame, header: bool) -> str:
+    frame = frame[CSV_COLUMNS].copy()
     frame["frameworks"] = frame["frameworks"].map(";".join)
-    return frame.to_csv(index=False, lineterminator="\n")
+    return frame.to_csv(index=False, header=header, lineterminator="\n")
+
+
+def _csv_pieces(result: ScanResult) -> Iterator[str]:
+    """The CSV a part at a time: the header, each part's rows, the account-level rows."""
+    yield _csv_rows(pd.DataFrame(columns=CSV_COLUMNS), header=True)
+    for _, table in result.spool.tables(CSV_COLUMNS):
+        yield _csv_rows(decode(table), header=False)
+    if len(result.account_findings):
+        yield _csv_rows(result.account_findings, header=False)
+
+
+def findings_csv(result: ScanResult) -> str:
+    """Bucket findings, then the account-level ones (with empty bucket columns), as one
+    string: a run folder's ``findings.csv`` is written a part at a time instead."""
+    return "".join(_csv_pieces(result))
+
+
+def write_findings_csv(result: ScanResult, path: Path) -> None:
+    """``findings.csv`` (atomically), one spooled part in memory at a time."""
+
+    def write(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8", newline="") as fh:
+            fh.writelines(_csv_pieces(result))
+
+    atomic_write_with(path, write)
 
 
 #: Parameters that change what a run finds: two runs with the same hash are comparable as they are.
@@ -292,11 +330,11 @@ def run_metadata(
     }
 
 
-def findings_parquet_frame(result: ScanResult) -> pd.DataFrame:
-    """Every finding as Parquet stores it: evidence as JSON text (a column of one type)."""
-    frame = result.all_findings()[FINDING_COLUMNS].copy()
-    frame["evidence"] = [json.dumps(e, sort_keys=True, default=str) for e in frame["evidence"]]
-    return frame.reset_index(drop=True)
+def write_findings_parquet(result: ScanResult, path: Path) -> None:
+    """``findings.parquet``: the spool's parts, then the account-level findings, in the
+    spool's storage format (evidence as JSON text), a part at a time (atomically)."""
+    tail = spool_table(result.account_findings)
+    atomic_write_with(path, lambda temporary: result.spool.write_parquet(temporary, tail))
 
 
 def buckets_parquet_frame(result: ScanResult) -> pd.DataFrame:
@@ -372,8 +410,8 @@ def write_run_files(
     ``extra_writers`` with the folder (e.g. the Pulumi import files)."""
     generated_at = generated_at or utc_timestamp()
     write_findings_json(result, folder, generated_at)
-    atomic_write_text(folder / "findings.csv", findings_csv(result))
-    atomic_write_with(folder / "findings.parquet", _parquet(findings_parquet_frame(result)))
+    write_findings_csv(result, folder / "findings.csv")
+    write_findings_parquet(result, folder / "findings.parquet")
     atomic_write_with(folder / "buckets.parquet", _parquet(buckets_parquet_frame(result)))
     meta = run_metadata(result, generated_at, run_id)
     atomic_write_text(folder / "run.json", json.dumps(meta, indent=2) + "\n")
@@ -473,8 +511,9 @@ def non_compliant_table(result: ScanResult) -> pd.DataFrame:
 def errors_table(result: ScanResult) -> pd.DataFrame:
     """Checks that could not be evaluated, with the AWS error code: what a reader must fix,
     worst first (the check's severity, then the bucket)."""
-    errors = worst_first(result.findings[result.findings["status"] == "ERROR"])
     columns = [*_account_columns(result), "bucket", "check_id", "error_code", "reason"]
+    read = list(dict.fromkeys(["account_id", *columns, "status", "severity"]))
+    errors = worst_first(result.findings_of(statuses=["ERROR"], columns=read))
     return errors[columns].reset_index(drop=True)
 
 
@@ -496,10 +535,16 @@ def worst_first(findings: pd.DataFrame) -> pd.DataFrame:
 def pass_summary(result: ScanResult) -> pd.DataFrame:
     """PASS findings counted per check, account and region: what a report too large to list
     every finding shows instead of its PASS rows (every row stays in ``findings.parquet``)."""
-    every = result.all_findings()
-    passed = every[every["status"] == "PASS"]
-    counts = passed.groupby(["check_id", "account_id", "region"], dropna=False).size()
-    return counts.rename("passed").reset_index()
+    keys = ["check_id", "account_id", "region"]
+    counted = result.spool.sql(
+        "SELECT check_id, account_id, region, count(*) AS passed FROM findings "
+        "WHERE status = 'PASS' GROUP BY ALL"
+    )
+    account = result.account_findings
+    extra = account[account["status"] == "PASS"].groupby(keys).size().rename("passed")
+    counted = pd.concat([counted, extra.reset_index()], ignore_index=True)
+    counted = counted.groupby(keys, as_index=False)["passed"].sum()
+    return counted.astype({"passed": "int64"}).reset_index(drop=True)
 
 
 ACCOUNT_TABLE_COLUMNS = [
@@ -552,7 +597,15 @@ def account_table(result: ScanResult) -> pd.DataFrame:
     return result.account_findings[columns].reset_index(drop=True)
 
 
-def findings_table(result: ScanResult) -> pd.DataFrame:
-    """Every finding, bucket-level then account-level, without the (long) evidence: the table a
-    reader searches for one bucket or one check."""
-    return result.all_findings()[FINDINGS_TABLE_COLUMNS].reset_index(drop=True)
+def findings_table(result: ScanResult, statuses: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every finding (or those with ``statuses``), bucket-level then account-level, without
+    the (long) evidence: the table a reader searches for one bucket or one check. Only its
+    columns are read from the spool."""
+    chosen = None if statuses is None else list(statuses)
+    bucket = result.findings_of(statuses=chosen, columns=FINDINGS_TABLE_COLUMNS)
+    account = result.account_findings
+    if chosen is not None:
+        account = account[account["status"].isin(chosen)]
+    both = [f[FINDINGS_TABLE_COLUMNS] for f in (bucket, account) if len(f)]
+    frame = pd.concat(both, ignore_index=True) if both else bucket
+    return frame.reset_index(drop=True)

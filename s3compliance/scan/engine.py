@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from s3compliance.scan.evidence import (
     fetch_evidence,
 )
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.spool import FINDING_COLUMNS, FindingSpool
 
 with warnings.catch_warnings():
     # In a kernel without ipywidgets tqdm.auto warns, then falls back to the text bar: fine.
@@ -53,25 +54,6 @@ with warnings.catch_warnings():
 
 log = logging.getLogger(__name__)
 
-FINDING_COLUMNS = [
-    "account_id",
-    "account_name",
-    "bucket",
-    "bucket_arn",
-    "region",
-    "check_id",
-    "status",
-    "severity",
-    "reason",
-    "violation",
-    "error_code",
-    "evidence",
-    "remediation",
-    "frameworks",
-    "finding_id",
-    "exception_id",  # the accepted risk a FAIL is covered by ("" when none; README)
-    "exception_expires",  # its end date, ISO ("" when none)
-]
 BUCKET_COLUMNS = [
     "account_id",
     "account_name",
@@ -121,12 +103,19 @@ class ScanAborted(RuntimeError):
 
 @dataclass
 class ScanResult:
-    """What a scan found, as the DataFrames of the findings contract, plus run statistics."""
+    """What a scan found, as the DataFrames of the findings contract, plus run statistics.
+
+    The bucket findings are in :attr:`spool` (Parquet parts on disk): :attr:`findings` reads
+    every one into memory (gigabytes at 100,000 buckets), :meth:`findings_of` the buckets or
+    statuses asked for, :meth:`summary` counts them without reading the rows. The bucket rows,
+    the account rows and the account-level findings are DataFrames (one row per bucket or
+    account).
+    """
 
     account_id: str
     regions: list[str]
     params: Params
-    findings: pd.DataFrame
+    spool: FindingSpool
     buckets: pd.DataFrame
     account_findings: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS)
@@ -142,29 +131,80 @@ class ScanResult:
     #: Accounts whose bucket listing may be cut short (a full ListBuckets page without a
     #: continuation token, even at 10,000): the run is incomplete there.
     truncated_listings: tuple[str, ...] = ()
+    _every: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
+    _counted: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        """Every bucket finding, evidence parsed. It reads the whole spool and keeps it (about
+        2 KB a finding): the report, the publish and history never call it."""
+        if self._every is None:
+            self._every = self.spool.frame()
+        return self._every
+
+    @property
+    def finding_count(self) -> int:
+        """Bucket and account-level findings, counted without reading them."""
+        return self.spool.count + len(self.account_findings)
+
+    def findings_of(
+        self,
+        buckets: Collection[str] | None = None,
+        statuses: Collection[str] | None = None,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """The bucket findings of ``buckets`` with ``statuses`` (None: all), reading only
+        those rows (and ``columns``, default all) from the spool."""
+        return self.spool.frame(columns, statuses, buckets)
 
     def all_findings(self) -> pd.DataFrame:
-        """Bucket findings, then the account-level ones (whose bucket columns are empty)."""
+        """Bucket findings, then the account-level ones (whose bucket columns are empty). It
+        reads every finding (see :attr:`findings`)."""
         both = [f for f in (self.findings, self.account_findings) if len(f)]
         return pd.concat(both, ignore_index=True) if both else self.findings
 
+    def status_counts(self) -> pd.DataFrame:
+        """Findings per check and status (``check_id``, ``status``, ``findings``,
+        ``accepted``: FAILs an exception covers), bucket and account-level ones together,
+        counted by DuckDB over the spool."""
+        if self._counted is None:  # the spool does not change once the scan has made it
+            self._counted = self.spool.sql(
+                "SELECT check_id, status, count(*) AS findings, "
+                "count(*) FILTER (WHERE status = 'FAIL' AND exception_id <> '') AS accepted "
+                "FROM findings GROUP BY check_id, status"
+            )
+        counted = self._counted
+        account = self.account_findings
+        if len(account):
+            extra = (
+                account.assign(
+                    accepted=(account["status"] == "FAIL") & (account["exception_id"] != "")
+                )
+                .groupby(["check_id", "status"], as_index=False)
+                .agg(findings=("status", "size"), accepted=("accepted", "sum"))
+            )
+            counted = pd.concat([counted, extra], ignore_index=True)
+            counted = counted.groupby(["check_id", "status"], as_index=False).sum()
+        return counted.astype({"findings": "int64", "accepted": "int64"})
+
     def summary(self) -> dict[str, Any]:
-        """Bucket counts by status and severity, and finding counts per check and status."""
+        """Bucket counts by status and severity, and finding counts per check and status (the
+        findings counted by DuckDB, not read)."""
         status = self.buckets["status"].value_counts()
-        by_check: dict[str, dict[str, int]] = {}
-        every = self.all_findings()
+        counts = self.status_counts()
         order = {check_id: n for n, check_id in enumerate(CATALOGUE)}
-        for check_id in sorted(set(every["check_id"]), key=order.__getitem__):
-            counts = every.loc[every["check_id"] == check_id, "status"]
-            by_check[check_id] = {s: int((counts == s).sum()) for s in ("PASS", "FAIL", "ERROR")}
-        accepted = (every["status"] == "FAIL") & (every["exception_id"] != "")
+        by_check: dict[str, dict[str, int]] = {}
+        for check_id in sorted(set(counts["check_id"]), key=order.__getitem__):
+            mine = counts[counts["check_id"] == check_id]
+            of = dict(zip(mine["status"], mine["findings"], strict=True))
+            by_check[check_id] = {s: int(of.get(s, 0)) for s in ("PASS", "FAIL", "ERROR")}
         return {
             "total_buckets": len(self.buckets),
             "compliant_buckets": int(status.get("compliant", 0)),
             "non_compliant_buckets": int(status.get("non_compliant", 0)),
             "unknown_buckets": int(status.get("unknown", 0)),
             "accepted_buckets": int(status.get("accepted", 0)),
-            "accepted_findings": int(accepted.sum()),
+            "accepted_findings": int(counts["accepted"].sum()),
             "high_severity_buckets": int((self.buckets["bucket_severity"] == "high").sum()),
             "failed_accounts": int((self.accounts["status"] == "error").sum()),
             "truncated_listings": len(self.truncated_listings),
@@ -172,8 +212,11 @@ class ScanResult:
         }
 
     def framework_summary(self) -> pd.DataFrame:
-        """Per framework control: resources passing, failing, in error (see frameworks.py)."""
-        return framework_summary(self.all_findings())
+        """Per framework control: resources passing, failing, in error (see frameworks.py);
+        reads three columns of every finding."""
+        columns = ["bucket", "check_id", "status"]
+        both = [self.findings_of(columns=columns), self.account_findings[columns]]
+        return framework_summary(pd.concat([f for f in both if len(f)] or both[:1]))
 
     def summary_frame(self) -> pd.DataFrame:
         """The per-check counts as a table, for people (CLI and notebook)."""
@@ -584,11 +627,31 @@ class Scanner:
     def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
         """Fetch every bucket's evidence once and run the enabled checks on it.
 
-        ``progress=None`` shows a bar only when a human is watching (a terminal or a notebook).
+        The buckets are checked ``shard_size`` at a time, each piece's findings spooled to disk
+        as it ends (:mod:`s3compliance.scan.spool`): memory holds one piece's findings, not the
+        account's. ``progress=None`` shows a bar only when a human is watching (a terminal or
+        a notebook).
         """
         account_id = self.clients.account_id(self.retry)
         account_docs, account_rows = self.account_step(account_id)
-        findings, buckets = self.check_buckets(discovered, account_id, account_docs, "", progress)
+        spool, pieces = FindingSpool(), []
+        size = self.params.shard_size
+        with tqdm(
+            total=len(discovered),
+            desc="Scanning buckets",
+            unit="bucket",
+            disable=None if progress is None else not progress,
+        ) as bar:
+            for index, start in enumerate(range(0, len(discovered), size)):
+                piece = discovered.iloc[start : start + size]
+                findings, rows = self.check_buckets(
+                    piece, account_id, account_docs, "", False, bar.update
+                )
+                spool.add_frame(index, findings, len(rows))
+                pieces.append(rows)
+        buckets = (
+            pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=BUCKET_COLUMNS)
+        )
         wall = time.perf_counter() - self.started
         calls = dict(sorted(self.clients.recorder.by_operation.items()))
         account = account_row(
@@ -602,7 +665,7 @@ class Scanner:
             account_id=account_id,
             regions=list(self.params.regions),
             params=self.params,
-            findings=findings,
+            spool=spool,
             buckets=buckets,
             account_findings=pd.DataFrame(account_rows, columns=FINDING_COLUMNS),
             retries=self.retry.counter.count,

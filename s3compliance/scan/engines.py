@@ -25,7 +25,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from s3compliance.accepted.exceptions import ExceptionSet
 from s3compliance.checks import select_checks
 from s3compliance.params import Params
+from s3compliance.scan import spool
 from s3compliance.scan.aws import Clients, error_code
 from s3compliance.scan.delta import OWN, Delta, DeltaRequest
 from s3compliance.scan.discovery import DISCOVERED_COLUMNS
@@ -118,9 +119,12 @@ class ShardTask:
 
 @dataclass
 class ShardResult:
+    """A shard's outcome: its findings as one Parquet part (:func:`spool.encode`, about a
+    hundred bytes a finding: what travels back from a worker), its bucket rows and counters."""
+
     index: int
     account_id: str
-    findings: pd.DataFrame
+    findings: bytes
     buckets: pd.DataFrame
     stats: TaskStats
     error_code: str = ""
@@ -212,7 +216,13 @@ def shard_failure(shard: ShardTask, code: str, reason: str, seconds: float = 0.0
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     buckets = bucket_rows(findings, shard.discovered, p.high_severity_threshold, bases, {})
     return ShardResult(
-        shard.index, account.account_id, findings, buckets, TaskStats(seconds), code, reason
+        shard.index,
+        account.account_id,
+        spool.encode(findings),
+        buckets,
+        TaskStats(seconds),
+        code,
+        reason,
     )
 
 
@@ -245,7 +255,11 @@ def scan_shard(
         log.warning("account %s shard %d failed: %s", account.account_id, shard.index, exc)
         return shard_failure(shard, _code(exc), one_line(exc), time.perf_counter() - started)
     stats = _stats(started, clients, retry.counter.count + scanner.retry.counter.count)
-    return ShardResult(shard.index, account.account_id, findings, buckets, stats)
+    return ShardResult(shard.index, account.account_id, spool.encode(findings), buckets, stats)
+
+
+def _kept(outcome: Any) -> Any:
+    return outcome
 
 
 class ThreadsEngine:
@@ -270,11 +284,13 @@ class ThreadsEngine:
         bar: Any,
         on_error: Callable[[Any, BaseException], Any],
         per_item: bool = False,
+        on_result: Callable[[Any], Any] = _kept,
     ) -> list[Any]:
         """``fn`` over ``tasks`` in input order; ``bar`` advances by each task's weight.
 
         With ``per_item`` the task reports each item (bucket) as it completes, through an
-        ``on_bucket`` callback; what it did not report is added when it ends."""
+        ``on_bucket`` callback; what it did not report is added when it ends. Each result (or
+        ``on_error``'s) goes through ``on_result`` as it arrives: what the list keeps."""
         done = [0] * len(tasks)
         lock = threading.Lock()
 
@@ -298,9 +314,11 @@ class ThreadsEngine:
             for future in as_completed(futures):
                 n = futures[future]
                 try:
-                    results[n] = future.result()
+                    outcome = future.result()
                 except Exception as exc:  # fn returns its failures; this is the last resort
-                    results[n] = on_error(tasks[n], exc)
+                    outcome = on_error(tasks[n], exc)
+                del futures[future]  # the future holds the result: let it go with the list's
+                results[n] = on_result(outcome)
                 with lock:
                     rest, done[n] = weights[n] - done[n], weights[n]
                 bar.update(rest)
@@ -359,18 +377,24 @@ class DaskEngine:
         bar: Any,
         on_error: Callable[[Any, BaseException], Any],
         per_item: bool = False,  # workers report per task only: the bar counts shards
+        on_result: Callable[[Any], Any] = _kept,
     ) -> list[Any]:
+        """As :meth:`ThreadsEngine.map`; each result is fetched from its worker as it ends and
+        released there."""
         from distributed import as_completed as dask_completed
 
         futures = self.client.map(fn, list(tasks), pure=False)
-        for _ in dask_completed(futures):
-            bar.update(1)  # one task (an account's discovery, or a shard)
-        results = []
-        for task, future in zip(tasks, futures, strict=True):
+        where = {future.key: n for n, future in enumerate(futures)}
+        results: list[Any] = [None] * len(tasks)
+        for future in dask_completed(futures):
+            n = where[future.key]
             if future.status == "error":
-                results.append(on_error(task, future.exception()))
+                outcome = on_error(tasks[n], future.exception())
             else:
-                results.append(future.result())
+                outcome = future.result()
+            results[n] = on_result(outcome)
+            future.release()
+            bar.update(1)  # one task (an account's discovery, or a shard)
         return results
 
     def close(self) -> None:
@@ -531,6 +555,13 @@ class OrgScanner:
 
     def check(self, discovered: pd.DataFrame, progress: bool | None = None) -> ScanResult:
         """Scan every shard on the engine and assemble the organization's result."""
+        parts = spool.FindingSpool()
+
+        def spooled(result: ShardResult) -> ShardResult:
+            # the part goes to disk now; the driver keeps the bucket rows and counters
+            parts.add(result.index, result.findings, len(result.buckets))
+            return replace(result, findings=b"")
+
         try:
             shards = self.shards(discovered)
             unit = self.engine.progress_unit
@@ -542,11 +573,17 @@ class OrgScanner:
                 disable=None if progress is None else not progress,
             ) as bar:
                 results = self.engine.map(
-                    scan_shard, shards, weights, bar, self._shard_failed, per_item=True
+                    scan_shard,
+                    shards,
+                    weights,
+                    bar,
+                    self._shard_failed,
+                    per_item=True,
+                    on_result=spooled,
                 )
         finally:
             self.close()
-        return self._assemble(results)
+        return self._assemble(results, parts)
 
     def _delta_covered(self) -> Delta | None:
         """What a delta covered: in each account it reached, the buckets found and those gone."""
@@ -559,18 +596,19 @@ class OrgScanner:
             self.delta.events,
         )
 
-    def _assemble(self, results: list[ShardResult]) -> ScanResult:
+    def _assemble(self, results: list[ShardResult], parts: spool.FindingSpool) -> ScanResult:
+        """The organization's result: bucket rows in shard order (the order of the spool's
+        parts), one row per account, the counters summed."""
         by_account: dict[str, list[ShardResult]] = {}
         for r in results:
             by_account.setdefault(r.account_id, []).append(r)
-        findings, buckets, account_findings, rows, stats = [], [], [], [], []
+        ordered = sorted((r for r in results if len(r.buckets)), key=lambda r: r.index)
+        buckets = [r.buckets for r in ordered]
+        account_findings, rows, stats = [], [], []
         for d in self.discoveries:
             account = d.task.account
             mine = by_account.get(account.account_id, [])
-            frame_f = [r.findings for r in mine if len(r.findings)]
             frame_b = [r.buckets for r in mine if len(r.buckets)]
-            findings.extend(frame_f)
-            buckets.extend(frame_b)
             account_findings.extend(d.account_findings)
             own = _frame(frame_b, BUCKET_COLUMNS)
             failed = next((r for r in mine if r.error_code), None)
@@ -617,7 +655,7 @@ class OrgScanner:
             account_id=self.caller_id,
             regions=list(self.params.regions),
             params=self.params,
-            findings=_frame(findings, FINDING_COLUMNS),
+            spool=parts,
             buckets=_frame(buckets, BUCKET_COLUMNS),
             account_findings=pd.DataFrame(account_findings, columns=FINDING_COLUMNS),
             retries=self.retry.counter.count + sum(s.retries for s in stats),
