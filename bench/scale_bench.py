@@ -104,6 +104,36 @@ def history_times(output_dir: Path) -> dict[str, float]:
     return times
 
 
+def report_open_seconds(report: Path) -> float | None:
+    """Headless Chromium: from navigation to every interactive table of ``report.html`` drawn
+    (each itables table turned into a DataTable); None without Chromium or Playwright."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if chromium is None:
+        return None
+    ready = (
+        "() => { const all = document.querySelectorAll('table[id^=\"itables_\"]').length;"
+        " return all > 0 && document.querySelectorAll('table.dataTable').length >= all; }"
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page()
+            start = time.perf_counter()
+            page.goto(report.as_uri(), wait_until="load", timeout=120_000)
+            page.wait_for_function(ready, timeout=120_000)
+            return time.perf_counter() - start
+        finally:
+            browser.close()
+
+
 def one(size: int, engine: str, workdir: Path) -> dict[str, Any]:
     per_account = size // len(ACCOUNTS)
     server, url = start_canned(per_account)
@@ -151,10 +181,15 @@ def one(size: int, engine: str, workdir: Path) -> dict[str, Any]:
         "cpu_ms_per_call": 1000 * run["cpu"] / max(calls, 1),
         "rss_mib": run["rss_kib"] / 1024,
         "report_mib": (folder / "report.html").stat().st_size / MIB,
+        "report_open_s": report_open_seconds(folder / "report.html"),
         "json_mib": (folder / "findings.json").stat().st_size / MIB,
         "parquet_mib": parquet / MIB,
         **{f"q_{k}": v for k, v in history_times(out).items()},
     }
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"{'buckets':>8} {'engine':>7} {'scan s':>7} {'wall s':>7} {'calls':>7} "
         f"{'calls/s/core':>12} {'CPU ms/call':>11} {'peak RSS MiB':>12} {'report MiB':>10} "
-        f"{'json MiB':>8} {'parquet MiB':>11} {'changes s':>9} {'open s':>6} {'trend s':>7}"
+        f"{'json MiB':>8} {'parquet MiB':>11} {'changes s':>9} {'open s':>6} {'trend s':>7} "
+        f"{'html s':>6}"
     )
     print(f"{CORES} cores; 20 accounts; canned S3 endpoint (bench/canned_s3.py)")
     print(header)
@@ -180,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['calls']:>7} {r['calls_per_s_core']:>12.0f} {r['cpu_ms_per_call']:>11.2f} "
                     f"{r['rss_mib']:>12.0f} {r['report_mib']:>10.1f} {r['json_mib']:>8.1f} "
                     f"{r['parquet_mib']:>11.1f} {r['q_changes']:>9.2f} "
-                    f"{r['q_open_findings']:>6.2f} {r['q_trend']:>7.2f}",
+                    f"{r['q_open_findings']:>6.2f} {r['q_trend']:>7.2f} "
+                    f"{_seconds(r['report_open_s']):>6}",
                     flush=True,
                 )
     ok = True
@@ -203,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{'ok' if good else 'OVER'}"
         )
         ok &= good
+        opened = r["report_open_s"]
+        if opened is not None:
+            good = opened < 5
+            ok &= good
+            print(
+                f"{r['engine']} at {r['size']}: report.html interactive in Chromium in "
+                f"{opened:.1f} s (bound < 5): {'ok' if good else 'OVER'}"
+            )
         if r["size"] >= 100_000:
             small = by.get((r["size"] // 10, r["engine"]))
             good = r["rss_mib"] < 1024 and (small is None or r["rss_mib"] <= 1.3 * small["rss_mib"])

@@ -8,6 +8,7 @@ Chromium these tests are skipped with a message saying how to enable them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,21 @@ def test_a_cut_report_says_in_each_caption_how_many_rows_it_left_out(
         summary = [r.locator("td").all_inner_texts() for r in container.locator("tbody tr").all()]
         assert len(summary) == 5  # a short table: one page, no length menu
         assert sum(int(row[3]) for row in summary) == passed
+        # the import plan is cut too: the program in the run folder holds every row
+        imported = json.loads((cut_run / "pulumi" / "import.json").read_text())["resources"]
+        plan = page.page.locator(".dt-container caption", has_text="Pulumi import plan")
+        told = re.fullmatch(
+            r"Pulumi import plan \(the first 20 of (\d+) rows, by bucket; (\d+) left out: "
+            r"every row is in the run folder's pulumi/ program\)",
+            plan.inner_text(),
+        )
+        assert told is not None, plan.inner_text()
+        total, left_out = int(told[1]), int(told[2])
+        assert total >= len(imported) > 20 and left_out == total - 20
+        caption = page.page.locator("caption", has_text="Pulumi import plan")
+        container = page.page.locator(".dt-container", has=caption)
+        container.locator("select").select_option("-1")  # "All"
+        assert container.locator("tbody tr").count() == 20
         assert page.errors == [] and page.requests == []
     finally:
         page.page.close()

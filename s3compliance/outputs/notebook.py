@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -348,6 +348,28 @@ def show_cut(frame: pd.DataFrame, caption: str, params: Params) -> None:
     from s3compliance.outputs.tables import cut, show_table
 
     show_table(*cut(frame, caption, params.report_max_rows))
+
+
+#: Where every row of a cut plan is: the program the run folder holds.
+IN_PROGRAM = "every row is in the run folder's pulumi/ program"
+
+
+def show_plan(
+    plan: pd.DataFrame | str,
+    caption: str,
+    params: Params,
+    readable: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> None:
+    """A Pulumi plan (by bucket), or the sentence saying the step is off: at most
+    ``report_max_rows`` rows, made ``readable`` after the cut (a plan of 100,000 buckets has
+    half a million rows: the report shows the first, the program holds them all)."""
+    if isinstance(plan, str):
+        print(plan)
+        return
+    from s3compliance.outputs.tables import cut, show_table
+
+    shown, told = cut(plan, caption, params.report_max_rows, IN_PROGRAM, "by bucket")
+    show_table(readable(shown) if readable else shown, told)
 
 
 def show_findings(result: ScanResult, params: Params) -> None:

@@ -64,15 +64,25 @@ def show_table(frame: pd.DataFrame, caption: str, **options: Any) -> None:
     itables.show(frame.reset_index(drop=True), caption=caption, **(TABLE_OPTIONS | options))
 
 
-def cut(frame: pd.DataFrame, caption: str, max_rows: int) -> tuple[pd.DataFrame, str]:
-    """At most ``max_rows`` rows of a table already sorted worst first, and its caption; a cut
-    table's caption says exactly how many rows were left out and where every row is."""
+#: Where every row of a cut findings table is.
+IN_FINDINGS = "every row is in findings.parquet and the explore notebook"
+
+
+def cut(
+    frame: pd.DataFrame,
+    caption: str,
+    max_rows: int,
+    where: str = IN_FINDINGS,
+    order: str = "worst first",
+) -> tuple[pd.DataFrame, str]:
+    """At most ``max_rows`` rows of a table already sorted (``order``), and its caption; a cut
+    table's caption says exactly how many rows were left out and ``where`` every row is."""
     if len(frame) <= max_rows:
         return frame, caption
     left_out = len(frame) - max_rows
     return frame.head(max_rows), (
-        f"{caption} (the first {max_rows:,} of {len(frame):,} rows, worst first; {left_out:,} "
-        "left out: every row is in findings.parquet and the explore notebook)"
+        f"{caption} (the first {max_rows:,} of {len(frame):,} rows, {order}; {left_out:,} "
+        f"left out: {where})"
     )
 
 
