@@ -148,3 +148,36 @@ def test_a_part_that_does_not_match_its_bucket_rows_is_an_error(result) -> None:
     more = pd.concat([result.buckets, result.buckets.iloc[:1]], ignore_index=True)
     with pytest.raises(RuntimeError, match="covers 5 bucket rows, the scan has 6"):
         list(report.bucket_entries(replace(result, buckets=more)))
+
+
+@pytest.mark.parametrize("scope", ["flagged", "all"])
+def test_the_pulumi_plans_made_a_part_at_a_time_equal_the_plans_over_every_finding(
+    scope: str,
+) -> None:
+    """The demo fleet (138 buckets) in parts of 20: the import plan and stage two planned part
+    by part are the rows the whole-scan functions (tested against S3's documents in
+    test_pulumi_import and test_remediation) make from every finding."""
+    from s3compliance.iac import pulumi_import, remediation
+    from s3compliance.testing.demo import demo_params, run_demo
+
+    # profile all: account-level checks ran too (stage two plans the bucket checks' fixes)
+    chosen = demo_params(max_workers=8, shard_size=20, profile="all")
+    demo = run_demo(chosen, progress=False)
+    assert len(demo.spool.parts) == 7
+    settings = remediation.settings_for(demo.params)
+    imports, fixes = pulumi_import.plan_scan(demo, scope, settings)
+    whole_imports = pulumi_import.plan_imports(demo.findings, demo.buckets, scope)
+    whole_fixes = pulumi_import.remediation_for_scan(demo.findings, demo.buckets, settings)
+    assert len(imports) > 100 and (fixes.plan["change"] == "create").any()
+    pd.testing.assert_frame_equal(imports, whole_imports)
+    pd.testing.assert_frame_equal(fixes.plan, whole_fixes.plan)
+
+
+def test_an_empty_scan_plans_nothing(account, params) -> None:
+    from s3compliance.iac import pulumi_import, remediation
+
+    empty = run_scan(params, clients=account.clients(), **NO_SLEEP)
+    [(buckets, findings)] = list(empty.by_part())
+    assert buckets.empty and findings.empty
+    imports, fixes = pulumi_import.plan_scan(empty, "all", remediation.settings_for(params))
+    assert imports.empty and fixes.plan.empty

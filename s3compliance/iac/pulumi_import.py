@@ -20,15 +20,24 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from s3compliance.accepted.apply import EXCEPTION_COLUMNS
 from s3compliance.checks.documents import DOCUMENTS
-from s3compliance.iac.remediation import FIXES, RemediationSettings, fixed_policy, plan_for_scan
+from s3compliance.iac.remediation import (
+    FIXES,
+    RemediationSettings,
+    fixed_policy,
+    plan_for_scan,
+)
+from s3compliance.iac.remediation import plan as plan_fixes
 from s3compliance.outputs.runfolder import atomic_write_text
 from s3compliance.params import home_region
+
+if TYPE_CHECKING:
+    from s3compliance.scan.engine import ScanResult
 
 #: The pulumi-aws major version the type tokens and import ids are those of.
 PULUMI_AWS_MAJOR = 7
@@ -625,6 +634,29 @@ def _policy_variants(
         ("public_access", "ssl_only"): both,
     }
     return {k: _policy_inputs(v) for k, v in chosen.items()}
+
+
+def plan_scan(
+    result: ScanResult, scope: str, settings: RemediationSettings
+) -> tuple[pd.DataFrame, Remediation]:
+    """The import plan of ``scope`` and stage two (every fixable check the scan ran) of a scan,
+    planned a spooled part at a time (:meth:`ScanResult.by_part`): only one part's evidence is
+    read back at once; the plans hold what they plan. The same rows as :func:`plan_imports`
+    and :func:`remediation_for_scan` over every finding, in the same order (by bucket)."""
+    ran = set(result.bucket_checks())  # as plan_for_scan: the checks of the bucket findings
+    fixable = [c for c in FIXES if c in ran]
+    imports, fixes = [], []
+    for buckets, findings in result.by_part(buckets_in_scope(result.buckets, scope)):
+        imports.append(plan_imports(findings, buckets, scope))
+        fixes.append(plan_fixes(findings, buckets, fixable, settings))
+    return _by_bucket(imports), Remediation(_by_bucket(fixes), settings)
+
+
+def _by_bucket(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' plans as one, by bucket (stable: a bucket's rows keep their order)."""
+    # a part without a bucket in scope plans an empty frame (untyped columns): leave it out
+    joined = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
+    return joined.sort_values("bucket", kind="stable").reset_index(drop=True)
 
 
 def remediation_for_scan(

@@ -14,7 +14,6 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from s3compliance.checks import CATALOGUE
 from s3compliance.scan.engine import ScanResult
 
 STATUS_COLOURS = {"compliant": "#2e7d32", "non_compliant": "#c62828", "unknown": "#9e9e9e"}
@@ -78,15 +77,9 @@ def failures_by_check(result: ScanResult) -> pd.DataFrame:
         "count(*) FILTER (WHERE status = 'ERROR') AS error FROM findings GROUP BY check_id"
     ).set_index("check_id")
     counted.columns = ["FAIL", "ERROR"]
-    checks = bucket_checks(result)
+    checks = result.bucket_checks()
     frame = counted.reindex(pd.Index(checks, name="check_id"))[["FAIL", "ERROR"]]
     return frame.astype("int64")
-
-
-def bucket_checks(result: ScanResult) -> list[str]:
-    """The bucket checks that have findings in this run, in catalogue order."""
-    found = set(result.spool.sql("SELECT DISTINCT check_id FROM findings")["check_id"])
-    return [c for c in CATALOGUE if c in found]
 
 
 def failures_chart(result: ScanResult, run_date: str) -> Figure:
@@ -121,7 +114,7 @@ def heatmap_matrix(result: ScanResult, top_n: int) -> pd.DataFrame:
     """Bucket x check matrix of status codes (0 PASS, 1 FAIL, 2 ERROR) for the worst buckets."""
     buckets = worst_buckets(result, top_n)["bucket"].tolist()
     findings = result.findings_of(buckets, columns=["bucket", "check_id", "status"])
-    checks = bucket_checks(result)
+    checks = result.bucket_checks()
     matrix = findings.pivot(index="bucket", columns="check_id", values="status")
     ordered = matrix.reindex(index=buckets, columns=checks)
     return ordered.apply(lambda column: column.map(CELL_CODES)).astype("int64")

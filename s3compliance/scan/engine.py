@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,6 +156,28 @@ class ScanResult:
         """The bucket findings of ``buckets`` with ``statuses`` (None: all), reading only
         those rows (and ``columns``, default all) from the spool."""
         return self.spool.frame(columns, statuses, buckets)
+
+    def bucket_checks(self) -> list[str]:
+        """The bucket checks with findings in this run, in catalogue order (counted)."""
+        found = set(self.spool.sql("SELECT DISTINCT check_id FROM findings")["check_id"])
+        return [c for c in CATALOGUE if c in found]
+
+    def by_part(
+        self, buckets: Collection[str] | None = None
+    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """Each spooled part's bucket rows (those of ``buckets``; all when None) and their
+        findings, one part at a time: what a step that needs evidence for many buckets reads,
+        holding one part's. A scan without a part yields one empty pair (the columns)."""
+        wanted = None if buckets is None else set(buckets)
+        at = 0
+        for part in self.spool.parts:
+            rows = self.buckets.iloc[at : at + part.buckets]
+            at += part.buckets
+            if wanted is not None:
+                rows = rows[rows["bucket"].isin(wanted)]
+            yield rows, self.spool.frame(buckets=list(rows["bucket"]), parts=[part])
+        if not at:
+            yield self.buckets.iloc[:0], self.spool.frame(buckets=[])
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty). It

@@ -166,14 +166,17 @@ class FindingSpool:
         columns: list[str] | None = None,
         statuses: Collection[str] | None = None,
         buckets: Collection[str] | None = None,
+        parts: list[Part] | None = None,
     ) -> pd.DataFrame:
         """The findings with ``statuses`` (all when None) of ``buckets`` (all when None), in
-        order, decoded (:func:`decode`). It holds what it returns: every finding of a large scan
-        is gigabytes; the ERROR ones, or one bucket's, are not."""
+        order, decoded (:func:`decode`), from every part (or ``parts``). It holds what it
+        returns: every finding of a large scan is gigabytes; the ERROR ones, or one bucket's,
+        are not."""
         wanted = list(columns or FINDING_COLUMNS)
         read = list(dict.fromkeys([*wanted, "status", "bucket"]))
         pieces = []
-        for _, table in self.tables(read):
+        chosen = self.parts if parts is None else parts
+        for table in (pq.read_table(p.path, columns=read) for p in chosen):
             keep = None
             if statuses is not None:
                 keep = pc.is_in(table["status"], pa.array(list(statuses), pa.string()))
