@@ -434,6 +434,39 @@ def test_a_steps_outcome_is_its_table_or_its_sentence(capsys) -> None:
     assert "demo-a-01" in capsys.readouterr().out  # outside a kernel: a text preview
 
 
+def test_a_plan_past_the_row_limit_is_cut_after_which_it_is_made_readable(capsys) -> None:
+    """A plan is cut first (by bucket), then made readable: only the shown rows are
+    converted, and the caption says the program holds every row."""
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from s3compliance.params import Params
+
+    runner.show_plan("Remediation is off (remediate: []).", "Remediation plan", Params())
+    assert capsys.readouterr().out.startswith("Remediation is off")
+    plan = pd.DataFrame({"bucket": [f"b-{n}" for n in range(5)], "action": ["import"] * 5})
+    converted: list[int] = []
+
+    def readable(shown: pd.DataFrame) -> pd.DataFrame:
+        converted.append(len(shown))
+        return shown.assign(action=shown["action"].str.upper())
+
+    InteractiveShell.instance()
+    try:
+        with capture_output() as captured:
+            runner.show_plan(plan, "Pulumi import plan", Params(report_max_rows=2), readable)
+    finally:
+        InteractiveShell.clear_instance()
+    html = "".join(o.data.get("text/html", "") for o in captured.outputs)
+    assert converted == [2]
+    assert (
+        "Pulumi import plan (the first 2 of 5 rows, by bucket; 3 left out: every row is in "
+        "the run folder's pulumi/ program)" in html
+    )
+    assert "IMPORT" in html and "b-1" in html and "b-2" not in html
+
+
 def test_the_export_cell_names_the_published_folder(tmp_path: Path) -> None:
     staging = tmp_path / ".r.abc.partial"
     assert runner.published_folder(staging, str(tmp_path / "r")) == tmp_path / "r"
