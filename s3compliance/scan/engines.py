@@ -119,8 +119,8 @@ class ShardTask:
 
 @dataclass
 class ShardResult:
-    """A shard's outcome: its findings as one Parquet part (:func:`spool.encode`, about a
-    hundred bytes a finding: what travels back from a worker), its bucket rows and counters."""
+    """A shard's outcome: its findings as one Parquet part (:func:`spool.encode`, tens of
+    bytes a finding: what travels back from a worker), its bucket rows and counters."""
 
     index: int
     account_id: str
