@@ -17,10 +17,10 @@ import keyword
 import pprint
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -35,9 +35,6 @@ from s3compliance.iac.remediation import (
 from s3compliance.iac.remediation import plan as plan_fixes
 from s3compliance.outputs.runfolder import atomic_write_text
 from s3compliance.params import home_region
-
-if TYPE_CHECKING:
-    from s3compliance.scan.engine import ScanResult
 
 #: The pulumi-aws major version the type tokens and import ids are those of.
 PULUMI_AWS_MAJOR = 7
@@ -636,11 +633,25 @@ def _policy_variants(
     return {k: _policy_inputs(v) for k, v in chosen.items()}
 
 
+_Parts = Iterator[tuple[pd.DataFrame, pd.DataFrame]]  # each part's bucket rows and findings
+
+
+class SpooledScan(Protocol):
+    """What :func:`plan_scan` reads of a scan result (:class:`s3compliance.scan.ScanResult`;
+    named by shape: the generator does not import the scan)."""
+
+    buckets: pd.DataFrame
+
+    def by_part(self, buckets: Collection[str] | None = None) -> _Parts: ...
+
+    def bucket_checks(self) -> list[str]: ...
+
+
 def plan_scan(
-    result: ScanResult, scope: str, settings: RemediationSettings
+    result: SpooledScan, scope: str, settings: RemediationSettings
 ) -> tuple[pd.DataFrame, Remediation]:
     """The import plan of ``scope`` and stage two (every fixable check the scan ran) of a scan,
-    planned a spooled part at a time (:meth:`ScanResult.by_part`): only one part's evidence is
+    planned a spooled part at a time (``result.by_part``): only one part's evidence is
     read back at once; the plans hold what they plan. The same rows as :func:`plan_imports`
     and :func:`remediation_for_scan` over every finding, in the same order (by bucket)."""
     ran = set(result.bucket_checks())  # as plan_for_scan: the checks of the bucket findings
