@@ -181,3 +181,13 @@ def test_an_empty_scan_plans_nothing(account, params) -> None:
     assert buckets.empty and findings.empty
     imports, fixes = pulumi_import.plan_scan(empty, "all", remediation.settings_for(params))
     assert imports.empty and fixes.plan.empty
+
+
+def test_by_part_pairs_each_parts_bucket_rows_with_their_findings(result) -> None:
+    pairs = list(result.by_part())
+    assert [list(rows["bucket"]) for rows, _ in pairs] == [NAMES[:2], NAMES[2:4], NAMES[4:]]
+    for rows, findings in pairs:
+        assert list(dict.fromkeys(findings["bucket"])) == list(rows["bucket"])
+    chosen = list(result.by_part(["ccc-bare"]))
+    assert [list(rows["bucket"]) for rows, _ in chosen] == [[], ["ccc-bare"], []]
+    assert set(chosen[1][1]["bucket"]) == {"ccc-bare"} and chosen[0][1].empty
