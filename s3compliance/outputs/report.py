@@ -85,14 +85,9 @@ def bucket_entries(result: ScanResult) -> Iterator[dict[str, Any]]:
     """The report's ``buckets``, one entry at a time, in ``result.buckets``' order: what
     :func:`write_findings_json` streams into ``findings.json``. The findings are read from the
     spool a part at a time (a shard's buckets: the same rows, in the same order, as the bucket
-    rows), so only one part's findings are in memory."""
-    at = 0
-    for part, table in result.spool.tables(_PART_COLUMNS):
-        rows = result.buckets.iloc[at : at + part.buckets]
-        at += part.buckets
-        yield from _part_entries(rows, decode(table))
-    if at != len(result.buckets):  # a bucket row no part accounts for: never silently left out
-        raise RuntimeError(f"the spool covers {at} bucket rows, the scan has {len(result.buckets)}")
+    rows), so only one part's findings are in memory (:meth:`ScanResult.by_part`)."""
+    for rows, findings in result.by_part(columns=_PART_COLUMNS):
+        yield from _part_entries(rows, findings)
 
 
 def _part_entries(rows: pd.DataFrame, findings: pd.DataFrame) -> Iterator[dict[str, Any]]:

@@ -163,21 +163,28 @@ class ScanResult:
         return [c for c in CATALOGUE if c in found]
 
     def by_part(
-        self, buckets: Collection[str] | None = None
+        self, buckets: Collection[str] | None = None, columns: list[str] | None = None
     ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         """Each spooled part's bucket rows (those of ``buckets``; all when None) and their
-        findings, one part at a time: what a step that needs evidence for many buckets reads,
-        holding one part's. A scan without a part yields one empty pair (the columns)."""
+        findings (``columns``, default all), one part at a time: what a step that needs many
+        buckets' findings reads, holding one part's. A scan without a part yields one empty
+        pair (the columns). Bucket rows that no part accounts for raise: never left out."""
         wanted = None if buckets is None else set(buckets)
         at = 0
         for part in self.spool.parts:
             rows = self.buckets.iloc[at : at + part.buckets]
             at += part.buckets
-            if wanted is not None:
-                rows = rows[rows["bucket"].isin(wanted)]
-            yield rows, self.spool.frame(buckets=list(rows["bucket"]), parts=[part])
+            if wanted is None:
+                yield rows, self.spool.frame(columns, parts=[part])
+                continue
+            rows = rows[rows["bucket"].isin(wanted)]
+            yield rows, self.spool.frame(columns, buckets=list(rows["bucket"]), parts=[part])
+        if at != len(self.buckets):
+            raise RuntimeError(
+                f"the spool covers {at} bucket rows, the scan has {len(self.buckets)}"
+            )
         if not at:
-            yield self.buckets.iloc[:0], self.spool.frame(buckets=[])
+            yield self.buckets.iloc[:0], self.spool.frame(columns, buckets=[])
 
     def all_findings(self) -> pd.DataFrame:
         """Bucket findings, then the account-level ones (whose bucket columns are empty). It
