@@ -410,6 +410,7 @@ def test_names_reach_the_program_only_through_repr(tmp_path) -> None:
     plan = pd.DataFrame(
         [
             {
+                "account_id": "",
                 "bucket": odd,
                 "region": "us-east-1",
                 "type": pi.BUCKET_TYPE,
@@ -566,3 +567,13 @@ def test_an_odd_account_id_never_reaches_the_program() -> None:
     plan.loc[0, "account_id"] = "1111'); import os #"
     with pytest.raises(ValueError, match="refusing to render account id"):
         pi.render_program(plan, providers=providers)
+
+
+def test_an_odd_account_id_never_names_a_file(tmp_path) -> None:
+    """The per-account import files are named by account id: one that is not 12 digits (from a
+    findings file, say) is refused before any file is named after it."""
+    plan, providers = _org_plan()
+    plan.loc[plan["account_id"] == plan["account_id"].iloc[0], "account_id"] = "../../escape"
+    with pytest.raises(ValueError, match="refusing to write an import file for account"):
+        pi.write_pulumi_folder(plan, tmp_path / "pulumi", providers=providers)
+    assert not list(tmp_path.rglob("*escape*"))

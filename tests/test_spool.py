@@ -152,12 +152,14 @@ def test_a_part_that_does_not_match_its_bucket_rows_is_an_error(result) -> None:
 
 @pytest.mark.parametrize("scope", ["flagged", "all"])
 def test_the_pulumi_plans_made_a_part_at_a_time_equal_the_plans_over_every_finding(
-    scope: str,
+    scope: str, tmp_path, monkeypatch
 ) -> None:
     """The demo fleet (138 buckets) in parts of 20: the import plan and stage two planned part
-    by part are the rows the whole-scan functions (tested against S3's documents in
-    test_pulumi_import and test_remediation) make from every finding."""
-    from s3compliance.iac import pulumi_import, remediation
+    by part, spooled and read back by bucket in pieces of about 7 rows, are the rows the
+    whole-scan functions (tested against S3's documents in test_pulumi_import and
+    test_remediation) make from every finding, and the Pulumi folder written from them is the
+    one written from those, file for file."""
+    from s3compliance.iac import plan_store, pulumi_import, remediation
     from s3compliance.testing.demo import demo_params, run_demo
 
     # profile all: account-level checks ran too (stage two plans the bucket checks' fixes)
@@ -168,9 +170,19 @@ def test_the_pulumi_plans_made_a_part_at_a_time_equal_the_plans_over_every_findi
     imports, fixes = pulumi_import.plan_scan(demo, scope, settings)
     whole_imports = pulumi_import.plan_imports(demo.findings, demo.buckets, scope)
     whole_fixes = pulumi_import.remediation_for_scan(demo.findings, demo.buckets, settings)
-    assert len(imports) > 100 and (fixes.plan["change"] == "create").any()
-    pd.testing.assert_frame_equal(imports, whole_imports)
-    pd.testing.assert_frame_equal(fixes.plan, whole_fixes.plan)
+    assert len(imports) > 100 and fixes.plan.count("change = 'create'") > 10
+    monkeypatch.setattr(plan_store, "PIECE_ROWS", 7)  # buckets straddle many pieces
+    pd.testing.assert_frame_equal(imports.frame(), whole_imports)
+    pd.testing.assert_frame_equal(fixes.plan.frame(), whole_fixes.plan)
+    alarm = pulumi_import.Alarm(3, "us-east-1")
+    spooled = pulumi_import.write_pulumi_folder(imports, tmp_path / "spooled", alarm, None, fixes)
+    whole = pulumi_import.write_pulumi_folder(
+        whole_imports, tmp_path / "whole", alarm, None, whole_fixes
+    )
+    names = sorted(p.name for p in whole.iterdir())
+    assert names == sorted(p.name for p in spooled.iterdir()) and "__main__.py" in names
+    for name in names:
+        assert (spooled / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 def test_an_empty_scan_plans_nothing(account, params) -> None:
@@ -180,7 +192,7 @@ def test_an_empty_scan_plans_nothing(account, params) -> None:
     [(buckets, findings)] = list(empty.by_part())
     assert buckets.empty and findings.empty
     imports, fixes = pulumi_import.plan_scan(empty, "all", remediation.settings_for(params))
-    assert imports.empty and fixes.plan.empty
+    assert len(imports) == 0 and fixes.plan.frame().empty
 
 
 def test_by_part_pairs_each_parts_bucket_rows_with_their_findings(result) -> None:

@@ -12,28 +12,36 @@ says so: it is never guessed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import keyword
 import pprint
 import re
 import shlex
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+import shutil
+import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
+from io import StringIO
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import pandas as pd
 
 from s3compliance.accepted.apply import EXCEPTION_COLUMNS
 from s3compliance.checks.documents import DOCUMENTS
+from s3compliance.iac.plan_store import PlanStore, aligned
 from s3compliance.iac.remediation import (
     FIXES,
+    PLAN_COLUMNS,
     RemediationSettings,
     fixed_policy,
     plan_for_scan,
 )
 from s3compliance.iac.remediation import plan as plan_fixes
-from s3compliance.outputs.runfolder import atomic_write_text
+from s3compliance.iac.remediation import plan_table as remediation_table
+from s3compliance.outputs.jsonstream import write_object
+from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with
 from s3compliance.params import home_region
 
 #: The pulumi-aws major version the type tokens and import ids are those of.
@@ -50,6 +58,11 @@ IMPORT_PLAN_COLUMNS = [
     "inputs",
     "ignore_changes",
 ]
+#: The plans' columns that hold documents (JSON in a :class:`PlanStore`).
+IMPORT_PLAN_DOCUMENTS = ["inputs", "ignore_changes"]
+REMEDIATION_DOCUMENTS = ["before", "after"]
+IMPORTED = "action = 'import'"  # the import plan's rows Pulumi imports
+ACTIVE = "change IN ('create', 'update')"  # the remediation plan's rows the program fixes
 
 
 def _snake(name: str) -> str:
@@ -368,19 +381,48 @@ def import_file(plan: pd.DataFrame, providers: Providers | None = None) -> dict[
     the format requires (provider name -> URN of a provider already in the stack: see the
     README for how it gets there)."""
     imported = plan[plan["action"] == "import"]
-    resources = []
-    for r in imported.itertuples(index=False):
-        entry = {"type": r.type, "name": r.name, "id": r.id}
-        if providers is not None:
-            entry["provider"] = Providers.name(r.account_id)
-        resources.append(entry)
+    head = _import_head(sorted(set(imported["account_id"])), providers)
+    return {**head, "resources": list(_import_entries([imported], providers))}
+
+
+def _import_head(accounts: list[str], providers: Providers | None) -> dict[str, Any]:
+    """``import.json`` but its resources (with ``providers``, the ``nameTable`` first)."""
     if providers is None:
-        return {"resources": resources}
-    accounts = sorted(set(imported["account_id"]))
-    return {
-        "nameTable": {Providers.name(a): provider_urn(a) for a in accounts},
-        "resources": resources,
-    }
+        return {"resources": []}
+    return {"nameTable": {Providers.name(a): provider_urn(a) for a in accounts}, "resources": []}
+
+
+def _import_entries(
+    pieces: Iterable[pd.DataFrame], providers: Providers | None
+) -> Iterator[dict[str, Any]]:
+    for piece in pieces:
+        for r in piece.itertuples(index=False):
+            entry = {"type": r.type, "name": r.name, "id": r.id}
+            if providers is not None:
+                entry["provider"] = Providers.name(r.account_id)
+            yield entry
+
+
+def _write_import_file(
+    path: Path, imports: PlanStore, providers: Providers | None, account: str | None = None
+) -> None:
+    """:func:`import_file` (of ``account``'s rows only, when given) streamed into ``path``."""
+    where, args = IMPORTED, []
+    if account is not None:
+        where, args = f"{IMPORTED} AND account_id = ?", [account]
+    head = _import_head(sorted(imports.distinct("account_id", where, args)), providers)
+    entries = _import_entries(imports.pieces(where, args), providers)
+    _write_text(path, lambda out: write_object(out, head, "resources", entries))
+
+
+def _write_text(path: Path, fill: Callable[[TextIO], object]) -> None:
+    """A text file written by ``fill`` a piece at a time, atomically."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as out:
+            fill(out)
+
+    atomic_write_with(path, write)
 
 
 def _literal(value: Any, indent: int) -> str:
@@ -424,13 +466,13 @@ def _alarm_lines(alarm: Alarm) -> list[str]:
     ]
 
 
-def _provider_lines(imported: pd.DataFrame, providers: Providers) -> list[str]:
+def _provider_lines(accounts: Iterable[str], providers: Providers) -> list[str]:
     lines = [
         "",
         "# One provider per account, pinned to it (allowed_account_ids).",
         "PROVIDERS = {}",
     ]
-    for account in sorted(set(imported["account_id"])):
+    for account in sorted(set(accounts)):
         if not re.fullmatch(r"\d{12}", str(account)):  # ids are code here: refuse anything odd
             raise ValueError(f"refusing to render account id {account!r}")
         arn = providers.role_arn(account)
@@ -449,7 +491,7 @@ def _provider_lines(imported: pd.DataFrame, providers: Providers) -> list[str]:
 
 
 def render_program(
-    plan: pd.DataFrame,
+    plan: pd.DataFrame | PlanStore,
     alarm: Alarm | None = None,
     providers: Providers | None = None,
     remediation: Remediation | None = None,
@@ -458,6 +500,20 @@ def render_program(
     (and, with ``alarm``, the alarm and topic it creates); with ``providers``, each resource
     goes through its account's provider. With ``remediation``, stage two: the fixes of the
     checks listed in the stack's ``s3compliance:remediate`` config (none: stage one only)."""
+    out = StringIO()
+    write_program(out, import_store(plan), alarm, providers, stored(remediation))
+    return out.getvalue()
+
+
+def write_program(
+    out: TextIO,
+    imports: PlanStore,
+    alarm: Alarm | None = None,
+    providers: Providers | None = None,
+    remediation: Remediation | None = None,
+) -> None:
+    """:func:`render_program` written into ``out`` a few thousand plan rows at a time (the
+    resources by bucket; the fixes that create a resource after every import, as there)."""
     lines = [
         '"""Generated by s3compliance: adopt these buckets as they are. Nothing here changes AWS:',
         "every resource is imported (import_) and protected (protect=True), with inputs equal to",
@@ -486,12 +542,45 @@ def render_program(
             "        provider=provider,",
             "    )",
         ]
-    imported = plan[plan["action"] == "import"]
     if providers is not None:
-        lines += _provider_lines(imported, providers)
-    fixes = remediation.by_resource() if remediation is not None else {}
+        lines += _provider_lines(imports.distinct("account_id", IMPORTED), providers)
     if remediation is not None:
         lines += remediation_header(remediation)
+    _emit(out, lines)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as created:
+        for piece, fix_rows in _with_fixes(imports, remediation):
+            fixes = replace(remediation, plan=fix_rows).by_resource() if remediation else {}
+            _emit(out, _resource_lines(piece[piece["action"] == "import"], fixes, providers))
+            for name, fix in fixes.items():  # stage two creates what did not exist
+                _emit(created, _created_lines(name, fix, providers))
+        created.seek(0)
+        shutil.copyfileobj(created, out)
+    if alarm is not None:
+        _emit(out, _alarm_lines(alarm))
+
+
+def _emit(out: TextIO, lines: Iterable[str]) -> None:
+    """Write ``lines`` as joining them with newlines, plus a last one, would: a line at a time."""
+    for line in lines:
+        out.write(line + "\n")
+
+
+def _with_fixes(
+    imports: PlanStore, remediation: Remediation | None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The import plan by bucket, each piece with the remediation rows of its buckets."""
+    if remediation is None:
+        yield from ((piece, piece.iloc[:0]) for piece in imports.pieces())
+        return
+    assert isinstance(remediation.plan, PlanStore)
+    yield from aligned(imports, remediation.plan)
+
+
+def _resource_lines(
+    imported: pd.DataFrame, fixes: dict[str, Fix], providers: Providers | None
+) -> Iterator[str]:
+    """Each imported resource, declared; ``fixes`` loses those it declares (stage two edits
+    them in place)."""
     for r in imported.itertuples(index=False):
         _check_arguments(r.inputs, r.name)
         ignore = f", ignore_changes={r.ignore_changes!r}" if r.ignore_changes else ""
@@ -504,15 +593,10 @@ def render_program(
             after = f"fix(depends_on=[RESOURCES[{fix.after_resource!r}]])"
             options = f"pulumi.ResourceOptions.merge({options}, {after})"
         # Names and ids come from the account (or a findings file): only ever through repr().
-        lines.append(
+        yield (
             f"\nRESOURCES[{r.name!r}] = aws.s3.{CLASSES[r.type]}(\n    {r.name!r},\n{args}"
             f"    opts={options},\n)"
         )
-    for name, fix in fixes.items():  # stage two creates what did not exist
-        lines += _created_lines(name, fix, providers)
-    if alarm is not None:
-        lines += _alarm_lines(alarm)
-    return "\n".join(lines) + "\n"
 
 
 def _check_arguments(inputs: dict[str, Any], name: str) -> None:
@@ -577,16 +661,17 @@ METRICS_RESOURCE = ("BucketMetric", "metrics-entire-bucket")
 
 @dataclass(frozen=True)
 class Remediation:
-    """A remediation plan (:func:`s3compliance.iac.remediation.plan`) and its settings, as the
-    program's stage two renders them."""
+    """A remediation plan (:func:`s3compliance.iac.remediation.plan`, or its rows spooled by
+    :func:`plan_scan`) and its settings, as the program's stage two renders them."""
 
-    plan: pd.DataFrame
+    plan: pd.DataFrame | PlanStore
     settings: RemediationSettings
     checks: tuple[str, ...] = tuple(FIXES)  # what the stack may list in s3compliance:remediate
 
     def by_resource(self) -> dict[str, Fix]:
         """One :class:`Fix` per resource name, in plan order (two checks may fix one resource:
         ``public_access`` and ``block_public_access`` both turn Block Public Access on)."""
+        assert isinstance(self.plan, pd.DataFrame)  # a piece of the plan, read back by bucket
         fixes: dict[str, Fix] = {}
         active = self.plan[self.plan["change"].isin(["create", "update"])]
         for r in active.itertuples(index=False):
@@ -649,25 +734,35 @@ class SpooledScan(Protocol):
 
 def plan_scan(
     result: SpooledScan, scope: str, settings: RemediationSettings
-) -> tuple[pd.DataFrame, Remediation]:
+) -> tuple[PlanStore, Remediation]:
     """The import plan of ``scope`` and stage two (every fixable check the scan ran) of a scan,
-    planned a spooled part at a time (``result.by_part``): only one part's evidence is
-    read back at once; the plans hold what they plan. The same rows as :func:`plan_imports`
-    and :func:`remediation_for_scan` over every finding, in the same order (by bucket)."""
+    planned a spooled part at a time (``result.by_part``) into two :class:`PlanStore`: one
+    part's evidence and one part's plans in memory at once, whatever the bucket count. Read
+    back by bucket, they are the rows :func:`plan_imports` and :func:`remediation_for_scan`
+    make from every finding, in the same order."""
     ran = set(result.bucket_checks())  # as plan_for_scan: the checks of the bucket findings
     fixable = [c for c in FIXES if c in ran]
-    imports, fixes = [], []
+    imports = PlanStore(IMPORT_PLAN_COLUMNS, IMPORT_PLAN_DOCUMENTS)
+    fixes = PlanStore(PLAN_COLUMNS, REMEDIATION_DOCUMENTS)
     for buckets, findings in result.by_part(buckets_in_scope(result.buckets, scope)):
-        imports.append(plan_imports(findings, buckets, scope))
-        fixes.append(plan_fixes(findings, buckets, fixable, settings))
-    return _by_bucket(imports), Remediation(_by_bucket(fixes), settings)
+        imports.add(plan_imports(findings, buckets, scope))
+        fixes.add(plan_fixes(findings, buckets, fixable, settings))
+    return imports, Remediation(fixes, settings)
 
 
-def _by_bucket(pieces: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' plans as one, by bucket (stable: a bucket's rows keep their order)."""
-    # a part without a bucket in scope plans an empty frame (untyped columns): leave it out
-    joined = pd.concat([p for p in pieces if len(p)] or pieces[:1], ignore_index=True)
-    return joined.sort_values("bucket", kind="stable").reset_index(drop=True)
+def import_store(plan: pd.DataFrame | PlanStore) -> PlanStore:
+    """An import plan as a :class:`PlanStore` (one made in one piece is spooled as one part)."""
+    if isinstance(plan, PlanStore):
+        return plan
+    return PlanStore.of(plan, IMPORT_PLAN_COLUMNS, IMPORT_PLAN_DOCUMENTS)
+
+
+def stored(remediation: Remediation | None) -> Remediation | None:
+    """``remediation`` with its plan as a :class:`PlanStore`."""
+    if remediation is None or isinstance(remediation.plan, PlanStore):
+        return remediation
+    plan = PlanStore.of(remediation.plan, PLAN_COLUMNS, REMEDIATION_DOCUMENTS)
+    return replace(remediation, plan=plan)
 
 
 def remediation_for_scan(
@@ -736,8 +831,7 @@ description: Buckets flagged by s3compliance, imported and protected (generated)
 REQUIREMENTS = f"pulumi>=3,<4\npulumi-aws>={PULUMI_AWS_MAJOR},<{PULUMI_AWS_MAJOR + 1}\n"
 
 
-def _org_readme(plan: pd.DataFrame, providers: Providers) -> list[str]:
-    accounts = sorted(set(plan.loc[plan["action"] == "import", "account_id"]))
+def _org_readme(accounts: list[str], providers: Providers) -> list[str]:
     return [
         "",
         f"## Accounts ({len(accounts)})",
@@ -765,15 +859,20 @@ def _org_readme(plan: pd.DataFrame, providers: Providers) -> list[str]:
 
 
 def _readme(
-    plan: pd.DataFrame, alarm: Alarm | None = None, providers: Providers | None = None
+    plan: pd.DataFrame | PlanStore, alarm: Alarm | None = None, providers: Providers | None = None
 ) -> str:
-    imported = plan[plan["action"] == "import"]
-    left = plan[plan["action"] == "left-out"]
-    regions = sorted(set(imported["region"]))
+    return "\n".join(_readme_lines(import_store(plan), alarm, providers)) + "\n"
+
+
+def _readme_lines(
+    imports: PlanStore, alarm: Alarm | None = None, providers: Providers | None = None
+) -> Iterator[str]:
+    regions = sorted(imports.distinct("region", IMPORTED))
     lines = [
         "# Pulumi import of the flagged buckets",
         "",
-        f"{len(imported)} resources on {imported['bucket'].nunique()} bucket(s), "
+        f"{imports.count(IMPORTED)} resources on {imports.count_distinct('bucket', IMPORTED)} "
+        "bucket(s), "
         f"regions: {', '.join(regions) or 'none'}. Nothing below modifies a bucket: resources are",
         "imported (read) and protected against deletion.",
         "",
@@ -802,11 +901,13 @@ def _readme(
             "change no bucket.",
         ]
     if providers is not None:
-        lines += _org_readme(plan, providers)
-    if len(left):
-        lines += ["", "Left out (never guessed):", ""]
-        lines += [f"- `{r.name}` ({r.type}): {r.note}" for r in left.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+        lines += _org_readme(sorted(imports.distinct("account_id", IMPORTED)), providers)
+    yield from lines
+    left_out = "action = 'left-out'"
+    if imports.count(left_out):
+        yield from ["", "Left out (never guessed):", ""]
+        for left in imports.pieces(left_out):
+            yield from (f"- `{r.name}` ({r.type}): {r.note}" for r in left.itertuples(index=False))
 
 
 def config_commands(checks: list[str], settings: RemediationSettings) -> list[str]:
@@ -826,11 +927,12 @@ def config_commands(checks: list[str], settings: RemediationSettings) -> list[st
     return commands
 
 
-def _remediation_readme(remediation: Remediation) -> str:
+def _remediation_readme(remediation: Remediation) -> Iterator[str]:
+    """README's stage two section, the rows it lists read back by bucket."""
     plan = remediation.plan
-    active = plan[plan["change"].isin(["create", "update"])]
-    checks = list(dict.fromkeys(active["check_id"]))
-    lines = [
+    assert isinstance(plan, PlanStore)
+    checks = plan.distinct("check_id", ACTIVE)
+    yield from [
         "",
         "## Stage two: remediation (opt-in)",
         "",
@@ -848,22 +950,33 @@ def _remediation_readme(remediation: Remediation) -> str:
         "before and after; nothing is deleted (no bucket, no statement, no lifecycle rule, no data",
         "unless lifecycleAction is expire).",
     ]
-    policies = active[active["document"] == "policy"]
-    if len(policies):
-        lines += ["", "Policy statements rewritten (public -> this account only):", ""]
-        lines += [f"- `{r.bucket}`: {r.note}" for r in policies.itertuples(index=False)]
-    other = plan[plan["change"].isin(["manual", "skipped"])]
-    if len(other):
-        lines += ["", "Not fixed here:", ""]
-        lines += [
-            f"- `{r.bucket}` {r.check_id}: {r.change}, {r.note}"
-            for r in other.itertuples(index=False)
-        ]
-    return "\n".join(lines) + "\n"
+    policies = f"{ACTIVE} AND document = 'policy'"
+    if plan.count(policies):
+        yield from ["", "Policy statements rewritten (public -> this account only):", ""]
+        for piece in plan.pieces(policies):
+            yield from (f"- `{r.bucket}`: {r.note}" for r in piece.itertuples(index=False))
+    other = "change IN ('manual', 'skipped')"
+    if plan.count(other):
+        yield from ["", "Not fixed here:", ""]
+        for piece in plan.pieces(other):
+            yield from (
+                f"- `{r.bucket}` {r.check_id}: {r.change}, {r.note}"
+                for r in piece.itertuples(index=False)
+            )
+
+
+def _write_remediation_csv(out: TextIO, plan: PlanStore) -> None:
+    """``remediation_plan.csv``: the readable plan, a piece at a time (one header)."""
+    header = True
+    for piece in plan.pieces():
+        out.write(remediation_table(piece).to_csv(index=False, header=header, lineterminator="\n"))
+        header = False
+    if header:  # nothing planned: the header alone
+        out.write(remediation_table(plan.empty()).to_csv(index=False, lineterminator="\n"))
 
 
 def write_pulumi_folder(
-    plan: pd.DataFrame,
+    plan: pd.DataFrame | PlanStore,
     folder: str | Path,
     alarm: Alarm | None = None,
     providers: Providers | None = None,
@@ -871,30 +984,31 @@ def write_pulumi_folder(
 ) -> Path:
     """``import.json``, ``__main__.py``, ``Pulumi.yaml``, ``requirements.txt``, ``README.md``;
     with ``providers`` also ``import-<account>.json`` per account; with ``remediation`` also
-    ``remediation_plan.csv`` (and stage two in the program)."""
+    ``remediation_plan.csv`` (and stage two in the program). Each file is written a few
+    thousand plan rows at a time, atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        folder / "import.json", json.dumps(import_file(plan, providers), indent=2) + "\n"
-    )
+    imports = import_store(plan)
+    remediation = stored(remediation)
+    _write_import_file(folder / "import.json", imports, providers)
     if providers is not None:
-        for account, part in plan.groupby("account_id", sort=True):  # a bucket is always imported
-            text = json.dumps(import_file(part), indent=2) + "\n"
-            atomic_write_text(folder / f"import-{account}.json", text)
-    program = render_program(plan, alarm, providers, remediation)
-    atomic_write_text(folder / "__main__.py", program)
+        for account in sorted(imports.distinct("account_id")):  # a bucket is always imported
+            if not re.fullmatch(r"\d{12}", account):  # a file name: refuse anything odd
+                raise ValueError(f"refusing to write an import file for account {account!r}")
+            _write_import_file(folder / f"import-{account}.json", imports, None, account)
+    _write_text(
+        folder / "__main__.py",
+        lambda out: write_program(out, imports, alarm, providers, remediation),
+    )
     atomic_write_text(folder / "Pulumi.yaml", PULUMI_YAML)
     atomic_write_text(folder / "requirements.txt", REQUIREMENTS)
-    readme = _readme(plan, alarm, providers)
+    readme = _readme_lines(imports, alarm, providers)
     if remediation is not None:
-        from s3compliance.iac.remediation import plan_table as remediation_table
-
-        table = remediation_table(remediation.plan)
-        atomic_write_text(
-            folder / "remediation_plan.csv", table.to_csv(index=False, lineterminator="\n")
-        )
-        readme += _remediation_readme(remediation)
-    atomic_write_text(folder / "README.md", readme)
+        assert isinstance(remediation.plan, PlanStore)
+        fixes = remediation.plan
+        _write_text(folder / "remediation_plan.csv", lambda out: _write_remediation_csv(out, fixes))
+        readme = itertools.chain(readme, _remediation_readme(remediation))
+    _write_text(folder / "README.md", lambda out: _emit(out, readme))
     return folder
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from s3compliance.checks import CATALOGUE
 from s3compliance.checks.policy import evaluate_policy
+from s3compliance.iac.plan_store import PlanStore, PlanView
 
 if TYPE_CHECKING:
     from s3compliance.params import Params
@@ -493,15 +494,22 @@ def plan_for_scan(
     return plan(findings, buckets, [c for c in FIXES if c in ran], settings)
 
 
-def chosen(remediation: pd.DataFrame, checks: list[str]) -> pd.DataFrame | str:
-    """The notebook's "Remediation plan": the rows of the checks asked for (``remediate``), or
-    the sentence saying none was."""
+def chosen(
+    remediation: pd.DataFrame | PlanStore, checks: list[str]
+) -> pd.DataFrame | PlanView | str:
+    """The notebook's "Remediation plan": the rows of the checks asked for (``remediate``;
+    of a spooled plan, a view the report reads the first rows of), or the sentence saying none
+    was."""
+    stored = isinstance(remediation, PlanStore)
     if not checks:
+        named = remediation.distinct("check_id") if stored else remediation["check_id"]
         return (
             "Remediation is off (remediate: []). The run folder's Pulumi program can fix: "
-            + ", ".join(sorted(set(remediation["check_id"])) or ["nothing flagged"])
+            + ", ".join(sorted(set(named)) or ["nothing flagged"])
             + ' (README "Remediation").'
         )
+    if isinstance(remediation, PlanStore):
+        return PlanView(remediation, "list_contains(?, check_id)", [list(checks)], plan_table)
     return plan_table(remediation[remediation["check_id"].isin(checks)])
 
 

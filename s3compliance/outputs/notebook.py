@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -354,21 +354,36 @@ def show_cut(frame: pd.DataFrame, caption: str, params: Params) -> None:
 IN_PROGRAM = "every row is in the run folder's pulumi/ program"
 
 
+class StoredRows(Protocol):
+    """Plan rows read from disk (:class:`s3compliance.iac.plan_store.PlanStore` or a view of
+    it; named by shape: the report does not import the Pulumi generator)."""
+
+    def __len__(self) -> int: ...
+
+    def head(self, rows: int) -> pd.DataFrame: ...
+
+
 def show_plan(
-    plan: pd.DataFrame | str,
+    plan: pd.DataFrame | StoredRows | str,
     caption: str,
     params: Params,
     readable: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> None:
     """A Pulumi plan (by bucket), or the sentence saying the step is off: at most
-    ``report_max_rows`` rows, made ``readable`` after the cut (a plan of 100,000 buckets has
-    half a million rows: the report shows the first, the program holds them all)."""
+    ``report_max_rows`` rows, made ``readable`` (or by the view's own ``readable``) after the
+    cut. A plan of 100,000 buckets has half a million rows: the report reads and shows the
+    first, the program holds them all."""
     if isinstance(plan, str):
         print(plan)
         return
     from s3compliance.outputs.tables import cut, show_table
 
-    shown, told = cut(plan, caption, params.report_max_rows, IN_PROGRAM, "by bucket")
+    limit = params.report_max_rows
+    if isinstance(plan, pd.DataFrame):
+        shown, told = cut(plan, caption, limit, IN_PROGRAM, "by bucket")
+    else:
+        readable = getattr(plan, "readable", None) or readable
+        shown, told = cut(plan.head(limit), caption, limit, IN_PROGRAM, "by bucket", len(plan))
     show_table(readable(shown) if readable else shown, told)
 
 

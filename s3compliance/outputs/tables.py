@@ -74,14 +74,17 @@ def cut(
     max_rows: int,
     where: str = IN_FINDINGS,
     order: str = "worst first",
+    total: int | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """At most ``max_rows`` rows of a table already sorted (``order``), and its caption; a cut
-    table's caption says exactly how many rows were left out and ``where`` every row is."""
-    if len(frame) <= max_rows:
+    table's caption says exactly how many rows were left out and ``where`` every row is. With
+    ``total``, ``frame`` is the first rows of a table of that many (read from disk)."""
+    count = len(frame) if total is None else total
+    if count <= max_rows:
         return frame, caption
-    left_out = len(frame) - max_rows
+    left_out = count - max_rows
     return frame.head(max_rows), (
-        f"{caption} (the first {max_rows:,} of {len(frame):,} rows, {order}; {left_out:,} "
+        f"{caption} (the first {max_rows:,} of {count:,} rows, {order}; {left_out:,} "
         f"left out: {where})"
     )
 
