@@ -464,6 +464,20 @@ def test_dask_local_cluster_gives_the_threads_engines_findings(server_org, capsy
     assert dask.api_calls == threads.api_calls
 
 
+def test_the_local_clusters_workers_do_not_profile() -> None:
+    """Their profiler's frame sampling can deadlock a CPython 3.11 worker that starts a thread
+    (python/cpython#116969): every worker the engine starts has it off."""
+    import dask
+
+    engine = DaskEngine(validate({"engine": "dask", "dask_workers": 2}, "<t>"))
+    try:
+        enabled = engine.client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert list(enabled.values()) == [False, False]
+    finally:
+        engine.close()
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # here: unchanged
+
+
 # --- parameters, CLI, demo --------------------------------------------------------------------
 
 

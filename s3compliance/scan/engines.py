@@ -353,15 +353,22 @@ class DaskEngine:
                     f"cannot reach the Dask scheduler at {params.dask_scheduler}: {one_line(exc)}"
                 ) from exc
         else:
+            import dask
+
             workers = params.dask_workers or os.cpu_count() or 1
-            self.cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=max(1, math.ceil(params.max_accounts / workers)),
-                processes=True,
-                dashboard_address="127.0.0.1:0",
-                host="127.0.0.1",
-                silence_logs=logging.ERROR,
-            )
+            # A worker's profiler reads every thread's frame 100 times a second; on CPython 3.11
+            # that can deadlock with a thread being started (python/cpython#116969, fixed in
+            # 3.12), and each shard starts its pool: a 10,000-bucket bench run hung so, all
+            # threads of a worker waiting. The workers started here profile nothing.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=max(1, math.ceil(params.max_accounts / workers)),
+                    processes=True,
+                    dashboard_address="127.0.0.1:0",
+                    host="127.0.0.1",
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster)
         print(f"Dask dashboard: {self.client.dashboard_link}")  # where a human watches the work
 
