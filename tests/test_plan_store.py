@@ -85,6 +85,15 @@ def test_what_a_plan_cannot_hold_is_refused() -> None:
     assert len(plans) == 0
 
 
+def test_a_temporary_folder_with_a_quote_in_its_path_reads_back(tmp_path, monkeypatch) -> None:
+    odd = tmp_path / 'it\'s "odd"'
+    odd.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(odd))
+    plans = PlanStore(COLUMNS, ["after"])
+    plans.add(rows(("1", "a", "x", {"k": "v"})))
+    assert plans.folder.parent == odd and plans.frame()["after"].tolist() == [{"k": "v"}]
+
+
 def test_the_folder_goes_on_close_and_with_the_store() -> None:
     plans = PlanStore(COLUMNS, ["after"])
     plans.add(rows(("1", "a", "x", None)))

@@ -87,8 +87,8 @@ class PlanStore:
         is never interrupted by another query); ``{where}`` in it becomes the condition."""
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
-        if self._files:
-            con.execute(f"CREATE VIEW plan AS SELECT * FROM read_parquet({self._files!r})")
+        if self._files:  # paths as values, never as SQL text (a temp dir may hold a quote)
+            con.read_parquet(self._files).create_view("plan")
         else:  # nothing planned: an empty view of the same columns
             empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in self.columns)
             con.execute(f"CREATE VIEW plan AS SELECT {empty}, 0::BIGINT AS seq LIMIT 0")
