@@ -41,7 +41,7 @@ from s3compliance.iac.remediation import (
 from s3compliance.iac.remediation import plan as plan_fixes
 from s3compliance.iac.remediation import plan_table as remediation_table
 from s3compliance.outputs.jsonstream import write_object
-from s3compliance.outputs.runfolder import atomic_write_text, atomic_write_with
+from s3compliance.outputs.runfolder import atomic_write_stream, atomic_write_text
 from s3compliance.params import home_region
 
 #: The pulumi-aws major version the type tokens and import ids are those of.
@@ -412,17 +412,7 @@ def _write_import_file(
         where, args = f"{IMPORTED} AND account_id = ?", [account]
     head = _import_head(sorted(imports.distinct("account_id", where, args)), providers)
     entries = _import_entries(imports.pieces(where, args), providers)
-    _write_text(path, lambda out: write_object(out, head, "resources", entries))
-
-
-def _write_text(path: Path, fill: Callable[[TextIO], object]) -> None:
-    """A text file written by ``fill`` a piece at a time, atomically."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8") as out:
-            fill(out)
-
-    atomic_write_with(path, write)
+    atomic_write_stream(path, lambda out: write_object(out, head, "resources", entries))
 
 
 def _literal(value: Any, indent: int) -> str:
@@ -996,7 +986,7 @@ def write_pulumi_folder(
             if not re.fullmatch(r"\d{12}", account):  # a file name: refuse anything odd
                 raise ValueError(f"refusing to write an import file for account {account!r}")
             _write_import_file(folder / f"import-{account}.json", imports, None, account)
-    _write_text(
+    atomic_write_stream(
         folder / "__main__.py",
         lambda out: write_program(out, imports, alarm, providers, remediation),
     )
@@ -1006,9 +996,11 @@ def write_pulumi_folder(
     if remediation is not None:
         assert isinstance(remediation.plan, PlanStore)
         fixes = remediation.plan
-        _write_text(folder / "remediation_plan.csv", lambda out: _write_remediation_csv(out, fixes))
+        atomic_write_stream(
+            folder / "remediation_plan.csv", lambda out: _write_remediation_csv(out, fixes)
+        )
         readme = itertools.chain(readme, _remediation_readme(remediation))
-    _write_text(folder / "README.md", lambda out: _emit(out, readme))
+    atomic_write_stream(folder / "README.md", lambda out: _emit(out, readme))
     return folder
 
 

@@ -31,6 +31,7 @@ from s3compliance.outputs.jsonstream import ArrayWriter, write_object
 from s3compliance.outputs.ocsf import ocsf_dict, report_time_ms
 from s3compliance.outputs.runfolder import (
     StagedRun,
+    atomic_write_stream,
     atomic_write_text,
     atomic_write_with,
     latest_full,
@@ -248,12 +249,7 @@ def findings_csv(result: ScanResult) -> str:
 
 def write_findings_csv(result: ScanResult, path: Path) -> None:
     """``findings.csv`` (atomically), one spooled part in memory at a time."""
-
-    def write(temporary: Path) -> None:
-        with temporary.open("w", encoding="utf-8", newline="") as fh:
-            fh.writelines(_csv_pieces(result))
-
-    atomic_write_with(path, write)
+    atomic_write_stream(path, lambda fh: fh.writelines(_csv_pieces(result)), newline="")
 
 
 #: Parameters that change what a run finds: two runs with the same hash are comparable as they are.

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from s3compliance import __version__
 from s3compliance.outputs.manifest import (
@@ -83,6 +84,18 @@ def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_stream(
+    path: Path, fill: Callable[[TextIO], object], newline: str | None = None
+) -> None:
+    """A text file that ``fill`` writes a piece at a time (UTF-8), renamed into place whole."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline=newline) as fh:
+            fill(fh)
+
+    atomic_write_with(path, write)
 
 
 def new_run_id(now: datetime | None = None) -> str:
