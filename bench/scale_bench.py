@@ -196,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--engines", nargs="+", default=["threads", "dask"])
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write the run folders here and keep them (default: a temporary folder)",
+    )
     args = parser.parse_args(argv)
     rows = []
     header = (
@@ -207,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{CORES} cores; 20 accounts; canned S3 endpoint (bench/canned_s3.py)")
     print(header)
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+        where = args.keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
             for engine in args.engines:
-                r = one(size, engine, Path(tmp))
+                r = one(size, engine, where)
                 rows.append(r)
                 print(
                     f"{r['size']:>8} {r['engine']:>7} {r['scan_s']:>7.1f} {r['wall_s']:>7.1f} "

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from s3compliance.outputs import report as report_mod
-from s3compliance.outputs.jsonstream import write_array, write_object
+from s3compliance.outputs.jsonstream import read_object_without, write_array, write_object
 from s3compliance.outputs.ocsf import ocsf_findings
 from s3compliance.outputs.report import build_report, write_findings_json, write_run_files
 from s3compliance.scan.engine import run_scan
@@ -71,6 +71,47 @@ def test_a_value_that_looks_like_the_marker_is_written_as_it_is() -> None:
     assert json.loads(out.getvalue()) == {**head, "items": [1]}
     with pytest.raises(KeyError):
         write_object(io.StringIO(), head, "buckets", [])
+
+
+def test_the_head_of_a_streamed_document_is_read_without_its_array(tmp_path: Path) -> None:
+    """``s3compliance run`` reads findings.json's head (every key but ``buckets``) without
+    parsing the bucket entries: the result is the whole document parsed, ``buckets`` empty,
+    whatever the size of the pieces the file is read in."""
+    rng = random.Random(28)
+    path = tmp_path / "doc.json"
+    for round_ in range(60):
+        items = [_value(rng) for _ in range(1 + rng.randrange(4))]
+        items.append({"buckets": [1, "  ]", "\n  ]"], "nested": [[{"buckets": []}]]})
+        head = {
+            "account": _value(rng),
+            "lines": "a\n  ]\n  \"buckets\": [\n",  # the markers inside a string
+            "buckets": None,
+            "after": {"buckets": [_value(rng)], "n": round_},
+        }
+        with path.open("w", encoding="utf-8") as fh:
+            write_object(fh, head, "buckets", iter(items))
+        expected = {**json.loads(path.read_text(encoding="utf-8")), "buckets": []}
+        for chunk in (1, 2, 3, 5, 8, 13, 64, 1 << 22):
+            assert read_object_without(path, "buckets", chunk) == expected, (round_, chunk)
+
+
+def test_a_document_laid_out_otherwise_is_parsed_whole(tmp_path: Path) -> None:
+    """No array on lines of its own (empty, or a file written without indentation): the whole
+    document, parsed as it is. An array that is never closed is an error, not a short head."""
+    path = tmp_path / "doc.json"
+    empty, full = {"a": 1, "buckets": [], "z": 2}, {"a": 1, "buckets": [{"x": 1}]}
+    for text, expected in (
+        (json.dumps(empty, indent=2), empty),
+        (json.dumps(empty), empty),
+        (json.dumps(full), full),  # one line: read whole, its array too
+        (json.dumps(full, indent=4), full),
+        (json.dumps(full, indent=2), {"a": 1, "buckets": []}),  # the streamed layout
+    ):
+        path.write_text(text, encoding="utf-8")
+        assert read_object_without(path, "buckets", 4) == expected
+    path.write_text('{\n  "a": 1,\n  "buckets": [\n    1,\n    2\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="the 'buckets' array is not closed"):
+        read_object_without(path, "buckets", 4)
 
 
 @pytest.fixture

@@ -57,3 +57,34 @@ def test_a_cut_table_says_exactly_how_many_rows_it_left_out() -> None:
         "Buckets that fail (the first 50,000 of 123,456 rows, worst first; 73,456 left out: "
         "every row is in findings.parquet and the explore notebook)"
     )
+
+
+def test_each_text_and_number_column_has_its_type_so_the_browser_need_not_detect_it() -> None:
+    """DataTables reads every cell of a column to detect its type unless ``columnDefs`` names
+    it: text is ``string``, a number ``num``; a category (itables sorts it by rank), a date, a
+    flag and a column of mixed values are left to DataTables' detection."""
+    frame = pd.DataFrame(
+        {
+            "bucket": ["b-1", None],
+            "violations": [10, 9],
+            "rate": [0.5, float("nan")],
+            "public": [True, False],
+            "severity": pd.Categorical(["high", "low"]),
+            "mixed": [{"k": 1}, "text"],
+            "when": pd.to_datetime(["2026-01-01", "2026-02-01"]),
+            "empty": [None, None],
+        }
+    )
+    assert tables.column_types(frame) == [
+        {"type": "num", "targets": [1, 2]},
+        {"type": "string", "targets": [0, 7]},
+    ]
+    html = tables.table_html(frame, "Typed")
+    assert '"autoWidth": false' in html
+    assert (
+        '{"targets": [1, 2], "type": "num"}, {"targets": [0, 7], "type": "string"}, '
+        '{"className": "dt-left", "targets": "_all"}]' in html
+    )
+    own = tables.table_html(frame, "Own", columnDefs=[{"targets": 0, "visible": False}])
+    assert '{"targets": 0, "visible": false}]' in own  # the caller's, as given
+    assert '"type": "num"' not in own
