@@ -84,7 +84,7 @@ def test_the_head_of_a_streamed_document_is_read_without_its_array(tmp_path: Pat
         items.append({"buckets": [1, "  ]", "\n  ]"], "nested": [[{"buckets": []}]]})
         head = {
             "account": _value(rng),
-            "lines": "a\n  ]\n  \"buckets\": [\n",  # the markers inside a string
+            "lines": 'a\n  ]\n  "buckets": [\n',  # the markers inside a string
             "buckets": None,
             "after": {"buckets": [_value(rng)], "n": round_},
         }
