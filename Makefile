@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Chromium, JupyterLab, moto servers), and a worker more fills it: on 2 cores 3 workers.
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))")
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs params lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[demo,test,dask]"
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,dask,docs]"
 	touch $@
 
 demo: $(VENV)/.demo-installed
@@ -29,6 +29,15 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check s3compliance tests bench
 	@# independent test files run in parallel, one file per worker (module fixtures stay shared)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 --cov=s3compliance --cov-report=term-missing
+
+# The documentation site into site/ (tests/test_docs.py builds it the same way in `make test`).
+docs: $(VENV)/.test-installed
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# params/default.yaml is made from the parameter schema (its descriptions and defaults).
+params: $(VENV)/.test-installed
+	$(BIN)/python -c "from s3compliance.params import default_yaml; \
+	open('params/default.yaml', 'w').write(default_yaml())"
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/scan_bench.py --buckets 1000 --latency-ms 30
@@ -43,4 +52,4 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/explore_bench.py --sizes 1000 1000000
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage site

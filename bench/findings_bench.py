@@ -27,7 +27,7 @@ from s3compliance.actions import securityhub
 from s3compliance.checks import select_checks
 from s3compliance.outputs.asff import asff_findings
 from s3compliance.outputs.ocsf import ocsf_findings
-from s3compliance.scan.engine import FINDING_COLUMNS, finding_id
+from s3compliance.scan.scanner import FINDING_COLUMNS, finding_id
 
 ACCOUNT = "111122223333"
 RUN_DAY = date(2026, 12, 1)

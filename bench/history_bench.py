@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from s3compliance.checks import select_checks
 from s3compliance.outputs import history
-from s3compliance.scan.engine import FINDING_COLUMNS
+from s3compliance.scan.scanner import FINDING_COLUMNS
 
 QUERY_BOUND_S = 3.0
 RSS_BOUND_MIB = 1024

@@ -37,7 +37,7 @@ from scan_bench import PLAIN_CALLS, free_port, seed_bucket, start_server  # noqa
 from tqdm import tqdm  # noqa: E402
 
 from s3compliance.params import validate  # noqa: E402
-from s3compliance.scan.engines import OrgScanner, scan_shard  # noqa: E402
+from s3compliance.scan.org_scanner import OrgScanner, scan_shard  # noqa: E402
 from s3compliance.scan.organizations import forget_sessions  # noqa: E402
 from s3compliance.testing.org_demo import member_session  # noqa: E402
 

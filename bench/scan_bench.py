@@ -26,7 +26,7 @@ import boto3
 
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.emulation import MetricsEmulator
 
 

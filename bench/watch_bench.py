@@ -30,7 +30,7 @@ import boto3
 from s3compliance.outputs.report import write_report
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.watch_demo import cloudtrail_event
 from s3compliance.watch.loop import Published, Watcher
 

@@ -6,10 +6,12 @@ evaluator, framework data) -> ``outputs`` (report contract, run folder, charts, 
 beside them ``iac`` (Pulumi import, IAM policy), ``actions`` (tagging, alerts: the only
 writers) and ``testing`` (demo account, emulation).
 
-The flat modules of 0.1 (``s3compliance.report``, ``s3compliance.runner``...) still import, with a
+The flat modules of 0.1 (``s3compliance.report``, ``s3compliance.runner``...) and the scan
+modules renamed in 0.3 (``scan.engine``, ``scan.engines``) still import, with a
 :class:`DeprecationWarning`, for one release: both ``from s3compliance import report`` (through
-the module ``__getattr__``) and ``from s3compliance.report import write_report`` (through a
-meta-path finder that hands back the moved module).
+the module ``__getattr__``) and ``from s3compliance.report import write_report`` or
+``from s3compliance.scan.engines import OrgScanner`` (through a meta-path finder that hands back
+the moved module).
 """
 
 from __future__ import annotations
@@ -31,8 +33,12 @@ except PackageNotFoundError:  # pragma: no cover - only when run from a source t
 
 __all__ = ["__version__"]
 
-#: Old flat module -> its home since the layout change (0.2). Removed in the release after.
+#: Old module (below the package) -> its home since the layout change (0.2) or the scan's
+#: renaming (0.3: ``engine`` and ``engines`` differed by a letter and meant different things).
+#: Removed in the release after.
 MOVED: dict[str, str] = {
+    "scan.engine": "scan.run",  # the single-account scanner (scan.scanner) and run_scan
+    "scan.engines": "scan.org_scanner",
     "aws": "scan.aws",
     "retry": "scan.retry",
     "discovery": "scan.discovery",
@@ -68,7 +74,8 @@ def _moved(old: str) -> ModuleType:
         stacklevel=_importer_stacklevel(),
     )
     module = importlib.import_module(new)
-    globals()[old] = module  # warn once: the next lookup finds the attribute
+    parent, _, name = f"{__name__}.{old}".rpartition(".")
+    setattr(sys.modules[parent], name, module)  # warn once: the next lookup finds the attribute
     return module
 
 
@@ -93,7 +100,7 @@ class _MovedFinder(importlib.abc.MetaPathFinder):
     """Finds ``s3compliance.<old>`` for ``import``/``from ... import`` statements."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        package, _, old = fullname.rpartition(".")
+        package, _, old = fullname.partition(".")
         if package != __name__ or old not in MOVED:
             return None
         return importlib.util.spec_from_loader(fullname, _MovedLoader(old))

@@ -7,6 +7,8 @@ number, an unknown check id or an unknown region is an error that names the key 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -156,54 +158,180 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "regions": {**_STR_LIST, "minItems": 1, "uniqueItems": True},
-        "profile": {"enum": sorted(PROFILES)},
-        "checks": {**_STR_LIST, "uniqueItems": True},
-        "lifecycle_max_age_days": {"type": "integer", "minimum": 1, "maximum": 36500},
+        "regions": {
+            "description": (
+                'regions to scan (ListBuckets filtered server-side with BucketRegion); ["*"] for '
+                "every region of the account"
+            ),
+            **_STR_LIST,
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+        "profile": {
+            "description": "check profile: mission (the five required checks), fsbp, cis, all",
+            "enum": sorted(PROFILES),
+        },
+        "checks": {
+            "description": "explicit check ids; when given they replace the profile",
+            **_STR_LIST,
+            "uniqueItems": True,
+        },
+        "lifecycle_max_age_days": {
+            "description": "a whole-bucket rule must expire/transition objects by this age",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 36500,
+        },
         "allowed_sse_algorithms": {
+            "description": (
+                'default-encryption algorithms the encryption check accepts; e.g. ["aws:kms", '
+                '"aws:kms:dsse"] for KMS only'
+            ),
             "type": "array",
             "minItems": 1,
             "items": {"enum": list(DEFAULT_SSE_ALGORITHMS)},
         },
-        "high_severity_threshold": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "include": _STR_LIST,
-        "exclude": _STR_LIST,
-        "max_workers": {"type": "integer", "minimum": 1, "maximum": 256},
-        "retry_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-        "retry_max_wait_s": {"type": "number", "minimum": 0, "maximum": 600},
-        "page_size": {"type": "integer", "minimum": 1, "maximum": 10000},
-        "endpoint_url": {"type": ["string", "null"], "pattern": "^https?://"},
-        "aws_profile": {"type": ["string", "null"], "minLength": 1},
-        "output_dir": {"type": "string", "minLength": 1},
-        "run_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+        "high_severity_threshold": {
+            "description": "violations at which a bucket counts as high severity",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+        },
+        "include": {
+            **_STR_LIST,
+            "description": "glob patterns of bucket names to scan (empty = all)",
+        },
+        "exclude": {**_STR_LIST, "description": "glob patterns of bucket names to skip"},
+        "max_workers": {
+            "description": "buckets scanned concurrently (the connection pool follows)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 256,
+        },
+        "retry_attempts": {
+            "description": (
+                "attempts per API call on throttling, 5xx and timeouts (tenacity, full-jitter "
+                "backoff)"
+            ),
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+        },
+        "retry_max_wait_s": {
+            "description": "longest single backoff wait, seconds",
+            "type": "number",
+            "minimum": 0,
+            "maximum": 600,
+        },
+        "page_size": {
+            "description": "ListBuckets MaxBuckets",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000,
+        },
+        "endpoint_url": {
+            "description": (
+                "S3-compatible endpoint (LocalStack, moto server); AWS_ENDPOINT_URL also works"
+            ),
+            "type": ["string", "null"],
+            "pattern": "^https?://",
+        },
+        "aws_profile": {
+            "description": "named profile from ~/.aws/config; null = default credential chain",
+            "type": ["string", "null"],
+            "minLength": 1,
+        },
+        "output_dir": {
+            "description": "run folders are created below this",
+            "type": "string",
+            "minLength": 1,
+        },
+        "run_id": {
+            "description": "run folder name; null = UTC timestamp",
+            "type": ["string", "null"],
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        },
         "trusted_account_ids": {
+            "description": "12-digit accounts of yours that cross_account may trust",
             "type": "array",
             "uniqueItems": True,
             "items": {"type": "string", "pattern": "^\\d{12}$"},
         },
-        "log_target_buckets": _STR_LIST,
-        "run_date": {"type": ["string", "null"], "format": "date"},
-        "heatmap_top_n": {"type": "integer", "minimum": 1, "maximum": 500},
-        "report_max_rows": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-        "demo": {"enum": [False, True, "org"]},
-        "apply_tags": {"type": "boolean"},
+        "log_target_buckets": {
+            **_STR_LIST,
+            "description": (
+                "glob patterns of buckets that receive access logs (access_logging skips them)"
+            ),
+        },
+        "run_date": {
+            "description": "date shown on charts and the report (YYYY-MM-DD); null = today, UTC",
+            "type": ["string", "null"],
+            "format": "date",
+        },
+        "heatmap_top_n": {
+            "description": "the heat map shows this many worst buckets",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+        },
+        "report_max_rows": {
+            "description": (
+                "report.html lists at most this many rows per table, worst first; a cut table's "
+                "caption says how many it left out"
+            ),
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1_000_000,
+        },
+        "demo": {
+            "description": "true = the embedded demo account; org = the embedded demo organization",
+            "enum": [False, True, "org"],
+        },
+        "apply_tags": {
+            "description": "write compliance-status tags (opt-in, idempotent, lossless)",
+            "type": "boolean",
+        },
         "tag_key": {
+            "description": "the tag key tagging sets",
             "type": "string",
             "minLength": 1,
             "maxLength": 128,
             "pattern": "^(?![aA][wW][sS]:)",
         },
         "sns_topic_arn": {
+            "description": "SNS topic for high-severity buckets",
             "type": ["string", "null"],
             "pattern": "^arn:aws[\\w-]*:sns:[\\w-]+:\\d{12}:[\\w-]{1,256}$",
         },
-        "notify_only_new": {"type": "boolean"},
-        "publish_metrics": {"type": "boolean"},
-        "sqs_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
-        "import_scope": {"enum": ["flagged", "all"]},
-        "alarm_threshold": {"type": ["integer", "null"], "minimum": 0},
-        "remediate": {**_STR_LIST, "uniqueItems": True},
+        "notify_only_new": {
+            "description": "SNS: only buckets that were not high in the previous run",
+            "type": "boolean",
+        },
+        "publish_metrics": {
+            "description": "CloudWatch PutMetricData, namespace S3Compliance",
+            "type": "boolean",
+        },
+        "sqs_queue_url": {
+            "description": "one SQS message per non-compliant bucket",
+            "type": ["string", "null"],
+            "pattern": "^https?://",
+        },
+        "import_scope": {
+            "description": "Pulumi import files for: flagged (non-compliant) buckets, or all",
+            "enum": ["flagged", "all"],
+        },
+        "alarm_threshold": {
+            "description": "N: the Pulumi program also creates an alarm on NonCompliantBuckets > N",
+            "type": ["integer", "null"],
+            "minimum": 0,
+        },
+        "remediate": {
+            "description": 'checks whose fixes the report shows (README "Remediation")',
+            **_STR_LIST,
+            "uniqueItems": True,
+        },
         "lifecycle_storage_class": {
+            "description": "the lifecycle fix's transition target",
             "enum": [
                 "STANDARD_IA",
                 "ONEZONE_IA",
@@ -211,22 +339,37 @@ SCHEMA: dict[str, Any] = {
                 "GLACIER_IR",
                 "GLACIER",
                 "DEEP_ARCHIVE",
-            ]
+            ],
         },
-        "lifecycle_action": {"enum": ["transition", "expire"]},
-        "kms_key_id": {"type": ["string", "null"], "minLength": 1},
+        "lifecycle_action": {
+            "description": "or expire: the lifecycle fix then DELETES objects at the maximum age",
+            "enum": ["transition", "expire"],
+        },
+        "kms_key_id": {
+            "description": "the encryption fix: aws:kms with this key; null: AES256",
+            "type": ["string", "null"],
+            "minLength": 1,
+        },
         "log_target_bucket": {
+            "description": "the access_logging fix: the bucket receiving logs (same region)",
             "type": ["string", "null"],
             "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         },
         "accounts": {
+            "description": (
+                'null = the credentials\' own account; organization; or ["111122223333", ...]'
+            ),
             "oneOf": [
                 {"type": "null"},
                 {"const": "organization"},
                 {**_ACCOUNT_LIST, "minItems": 1},
-            ]
+            ],
         },
         "organizational_units": {
+            "description": (
+                "with accounts: organization, only these OUs / roots (ou-..., r-...), nested OUs "
+                "included"
+            ),
             "type": "array",
             "uniqueItems": True,
             "items": {
@@ -234,37 +377,183 @@ SCHEMA: dict[str, Any] = {
                 "pattern": "^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$",
             },
         },
-        "exclude_accounts": _ACCOUNT_LIST,
-        "role_name": {"type": "string", "pattern": "^[\\w+=,.@-]{1,64}$"},
-        "external_id": {"type": ["string", "null"], "pattern": "^[\\w+=,.@:/-]{2,1224}$"},
-        "role_session_name": {"type": "string", "pattern": "^[\\w+=,.@-]{2,64}$"},
-        "role_duration_s": {"type": "integer", "minimum": 900, "maximum": 43200},
-        "engine": {"enum": ["threads", "dask"]},
-        "max_accounts": {"type": "integer", "minimum": 1, "maximum": 64},
+        "exclude_accounts": {**_ACCOUNT_LIST, "description": "12-digit accounts to leave out"},
+        "role_name": {
+            "description": "role assumed in each member account (a read-only one is recommended)",
+            "type": "string",
+            "pattern": "^[\\w+=,.@-]{1,64}$",
+        },
+        "external_id": {
+            "description": "ExternalId the role's trust policy requires, if any",
+            "type": ["string", "null"],
+            "pattern": "^[\\w+=,.@:/-]{2,1224}$",
+        },
+        "role_session_name": {
+            "description": "RoleSessionName, shown in the member accounts' CloudTrail",
+            "type": "string",
+            "pattern": "^[\\w+=,.@-]{2,64}$",
+        },
+        "role_duration_s": {
+            "description": (
+                "AssumeRole DurationSeconds (credentials refresh themselves before expiry)"
+            ),
+            "type": "integer",
+            "minimum": 900,
+            "maximum": 43200,
+        },
+        "engine": {
+            "description": (
+                "threads (embedded) or dask (dask[distributed]: pip install 's3compliance[dask]')"
+            ),
+            "enum": ["threads", "dask"],
+        },
+        "max_accounts": {
+            "description": "accounts (shards) scanned at the same time",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 64,
+        },
         "dask_scheduler": {
+            "description": (
+                "null = a LocalCluster on this machine; tcp://host:8786 = an existing cluster"
+            ),
             "type": ["string", "null"],
             "pattern": "^(tcp|tls|ucx|ws|wss|inproc)://.+",
         },
-        "dask_workers": {"type": ["integer", "null"], "minimum": 1, "maximum": 256},
-        "shard_size": {"type": "integer", "minimum": 1, "maximum": 100000},
-        "exceptions_file": {"type": ["string", "null"], "minLength": 1},
-        "max_exception_days": {"type": "integer", "minimum": 1, "maximum": 3650},
-        "exception_warning_days": {"type": "integer", "minimum": 0, "maximum": 365},
-        "securityhub": {"type": "boolean"},
-        "securityhub_include_passed": {"type": "boolean"},
-        "securityhub_region": {"type": ["string", "null"], "pattern": "^[a-z]{2}(-[a-z0-9]+)+$"},
-        "evidence_signing": {"type": ["string", "null"], "pattern": "^(kms|file):.+$"},
+        "dask_workers": {
+            "description": "LocalCluster worker processes; null = one per core",
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 256,
+        },
+        "shard_size": {
+            "description": "buckets per task: a large account spreads over many workers",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000,
+        },
+        "exceptions_file": {
+            "description": (
+                "the reviewed exceptions YAML (params/exceptions.example.yaml shows the format)"
+            ),
+            "type": ["string", "null"],
+            "minLength": 1,
+        },
+        "max_exception_days": {
+            "description": "an exception may end at most this many days after the run's date",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 3650,
+        },
+        "exception_warning_days": {
+            "description": "an exception ending within this many days is reported as expiring",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 365,
+        },
+        "securityhub": {
+            "description": "import the findings after the run folder is published (opt-in)",
+            "type": "boolean",
+        },
+        "securityhub_include_passed": {
+            "description": (
+                "also import every PASS (by default only those that archive an earlier FAIL)"
+            ),
+            "type": "boolean",
+        },
+        "securityhub_region": {
+            "description": "null = the home region (the first scanned region)",
+            "type": ["string", "null"],
+            "pattern": "^[a-z]{2}(-[a-z0-9]+)+$",
+        },
+        "evidence_signing": {
+            "description": (
+                "sign each manifest: kms:<asymmetric KMS key id or ARN> or file:<PEM "
+                "Ed25519/ECDSA private key>"
+            ),
+            "type": ["string", "null"],
+            "pattern": "^(kms|file):.+$",
+        },
         "evidence_archive": {
+            "description": (
+                "s3://bucket/prefix: copy each published run there, write-once (Object Lock)"
+            ),
             "type": ["string", "null"],
             "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/].*)?$",
         },
-        "evidence_archive_allow_mutable": {"type": "boolean"},
-        "evidence_retention_days": {"type": "integer", "minimum": 1, "maximum": 36500},
-        "watch_queue_url": {"type": ["string", "null"], "pattern": "^https?://"},
-        "watch_debounce_s": {"type": "number", "minimum": 0, "maximum": 900},
+        "evidence_archive_allow_mutable": {
+            "description": (
+                "archive even to a bucket that is not write-once (not evidence; for tests)"
+            ),
+            "type": "boolean",
+        },
+        "evidence_retention_days": {
+            "description": (
+                "Object Lock COMPLIANCE retention: 6 years, a policy choice (SEC 17a-4 asks 3 or 6)"
+            ),
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 36500,
+        },
+        "watch_queue_url": {
+            "description": "the SQS queue the EventBridge rule delivers S3 change events to",
+            "type": ["string", "null"],
+            "pattern": "^https?://",
+        },
+        "watch_debounce_s": {
+            "description": "changes to one bucket this close together (seconds) are one rescan",
+            "type": "number",
+            "minimum": 0,
+            "maximum": 900,
+        },
     },
 }
 KEYS = tuple(f.name for f in fields(Params))
+
+#: The groups of ``params/default.yaml`` and of the parameters page: the key each one starts at.
+SECTIONS: dict[str, str] = {
+    "regions": "What to scan, and how",
+    "remediate": "Remediation (docs/tasks/remediation.md)",
+    "accounts": "Organizations (docs/tasks/organizations.md)",
+    "exceptions_file": "Accepted risks (docs/tasks/accepted-risks.md)",
+    "securityhub": "AWS Security Hub (docs/tasks/security-hub.md)",
+    "evidence_signing": "Evidence: each run folder's manifest.json, signed and archived "
+    "(docs/tasks/evidence.md)",
+    "watch_queue_url": "The change watcher: `s3compliance watch` makes delta runs from S3 change "
+    "events (docs/tasks/continuous.md)",
+}
+DEFAULT_YAML_HEADER = (
+    "# Parameters of a production scan: `s3compliance scan --params params/default.yaml`.\n"
+    "# Every key is optional; the values below are the defaults. Generated from the schema in\n"
+    "# s3compliance/params.py (params.default_yaml()): a test keeps the two the same.\n"
+)
+
+
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
+
+
+def yaml_value(value: Any) -> str:
+    """A default as YAML flow text: ``null``, ``true``, ``90``, ``mission``, ``[a, "aws:kms"]``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_value(item) for item in value) + "]"
+    if isinstance(value, str) and not (_PLAIN.fullmatch(value) and yaml.safe_load(value) == value):
+        return json.dumps(value)  # quoted: plain YAML would read "aws:kms" in a list otherwise
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+
+
+def default_yaml() -> str:
+    """``params/default.yaml``: every key, its default and its description from :data:`SCHEMA`,
+    in groups (:data:`SECTIONS`). The description lives once, in the schema; the file users copy
+    and the documentation's parameters page are made from it."""
+    defaults = Params().to_dict()
+    lines = [DEFAULT_YAML_HEADER.rstrip("\n")]
+    for key in KEYS:
+        if key in SECTIONS:
+            lines.append(f"# {SECTIONS[key]}")
+        setting = f"{key}: {yaml_value(defaults[key])}"
+        description = SCHEMA["properties"][key]["description"]
+        lines.append(f"{setting:<31} # {description}")
+    return "\n".join(lines) + "\n"
 
 
 def known_regions() -> set[str]:
@@ -358,7 +647,7 @@ def validate(data: dict[str, Any], source: str = "<params>") -> Params:
 def _signing_key_file(params: Params, source: str) -> str:
     """``file:<path>`` made absolute, the key read now: a key that cannot sign is a bad
     parameter, said before the scan rather than found after it."""
-    from s3compliance.outputs.signing import KeyUnusable, load_private_key
+    from s3compliance.outputs.signing_keys import KeyUnusable, load_private_key
 
     path = Path(params.evidence_signing.removeprefix("file:")).resolve()  # type: ignore[union-attr]
     try:

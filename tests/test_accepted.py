@@ -23,7 +23,7 @@ from s3compliance.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs.contract import read_report, validate_report
 from s3compliance.outputs.report import build_report, exceptions_table, run_metadata
 from s3compliance.params import ParamsError, load_params
-from s3compliance.scan.engine import FINDING_COLUMNS, bucket_rows
+from s3compliance.scan.scanner import FINDING_COLUMNS, bucket_rows
 from s3compliance.testing.demo import demo_params, run_demo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from s3compliance.outputs import explore, history
 from s3compliance.outputs import notebook as runner
 from s3compliance.outputs.report import build_report, write_report
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import Scanner
+from s3compliance.scan.scanner import Scanner
 from s3compliance.scan.spool import FindingSpool
 from s3compliance.testing.demo import demo_account, demo_params
 

@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 from s3compliance.actions import alerts
 from s3compliance.outputs import notebook as runner
 from s3compliance.outputs.report import build_report, write_report
-from s3compliance.scan.engine import Scanner
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.scanner import Scanner
 
 RETRY = RetryPolicy(attempts=2, max_wait_s=0, sleep=lambda _s: None)
 

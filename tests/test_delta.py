@@ -26,7 +26,7 @@ from s3compliance.outputs import history
 from s3compliance.outputs.report import write_report
 from s3compliance.scan.aws import Clients
 from s3compliance.scan.delta import DeltaInvalid, DeltaRequest, Event, parse_bucket_list
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import FLEET, demo_account, demo_params
 
 DAY = "2026-11-{:02d}"
@@ -462,7 +462,7 @@ def test_scan_buckets_in_an_organization_needs_an_account_for_an_unknown_name(
 
 
 def test_a_delta_of_an_organization_scans_only_the_accounts_it_names(tmp_path) -> None:
-    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.org_scanner import OrgScanner
     from s3compliance.testing.org_demo import demo_organization
 
     with demo_organization() as organization:

@@ -34,7 +34,7 @@ from s3compliance.outputs.signing import (
     verify_offline,
 )
 from s3compliance.params import Params, ParamsError, validate
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 
 NO_SLEEP = {"sleep": lambda _s: None}
 

@@ -14,7 +14,7 @@ from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs import history
 from s3compliance.outputs import notebook as runner
 from s3compliance.outputs.report import write_report
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.scan.spool import FindingSpool
 
 NO_SLEEP = {"sleep": lambda _s: None}

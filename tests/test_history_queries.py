@@ -16,7 +16,7 @@ import pytest
 
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
 from s3compliance.outputs import history
-from s3compliance.scan.engine import FINDING_COLUMNS, finding_id
+from s3compliance.scan.scanner import FINDING_COLUMNS, finding_id
 
 A, B = "111111111111", "222222222222"
 SEVERITY = {"versioning": "medium", "encryption": "high"}

@@ -9,7 +9,7 @@ import pytest
 from s3compliance.cli import EXIT_OK, EXIT_USAGE, main
 from s3compliance.iac.iam import OPERATION_PERMISSIONS, iam_policy, required_actions
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import demo_account, demo_params
 
 
@@ -63,8 +63,8 @@ def test_with_writes_covers_what_tagging_and_alerting_call(account, params) -> N
     from s3compliance.actions import alerts, securityhub, tagging
     from s3compliance.iac.iam import write_actions
     from s3compliance.outputs.report import build_report
-    from s3compliance.scan.engine import Scanner
     from s3compliance.scan.retry import RetryPolicy
+    from s3compliance.scan.scanner import Scanner
 
     account.bucket("w-bucket")
     sns = account.session.client("sns", region_name="us-east-1")

@@ -20,8 +20,8 @@ from conftest import flagged_bucket, minimal_report
 import s3compliance
 from s3compliance.checks import _REGISTERED, CATALOGUE, ORDER, Settings
 from s3compliance.checks.documents import DOCUMENTS
-from s3compliance.scan.engine import Scanner
 from s3compliance.scan.evidence import FETCHERS
+from s3compliance.scan.scanner import Scanner
 
 PACKAGE = Path(s3compliance.__file__).parent
 FOLDERS = {
@@ -47,22 +47,23 @@ def _imports(path: Path, top_level_only: bool) -> set[str]:
     """The s3compliance modules a file imports (``from a import b`` counts ``a.b`` when it is a
     module). ``top_level_only`` leaves out imports inside functions (they run later, lazily)."""
     tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    if top_level_only:  # also imports under a module-level `if`/`try` (not TYPE_CHECKING)
-        nodes = [
-            n
-            for stmt in tree.body
-            if not (isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test))
-            for n in ast.walk(stmt)
-            if not isinstance(stmt, ast.FunctionDef | ast.ClassDef)
-        ]
+    # imports under a module-level `if`/`try` count; those under `if TYPE_CHECKING:` never run
+    nodes = [
+        n
+        for stmt in tree.body
+        if not (isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test))
+        if not (top_level_only and isinstance(stmt, ast.FunctionDef | ast.ClassDef))
+        for n in ast.walk(stmt)
+    ]
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
+            submodules = {f"{node.module}.{a.name}" for a in node.names} & set(MODULES)
+            found.update(submodules)
+            if len(submodules) < len(node.names):  # a name of the module itself, not a submodule
+                found.add(node.module)
     return {name for name in found if name.split(".")[0] == "s3compliance"}
 
 
@@ -83,10 +84,13 @@ def test_the_top_holds_only_the_face_the_parameters_and_the_folders() -> None:
     assert folders == FOLDERS
 
 
-def test_no_import_cycle_between_modules() -> None:
-    """Module-level imports form no cycle: no module imports one that (through others) imports
-    it back. (Python initialises a package before its submodules; that alone is no cycle.)"""
-    graph = _graph(top_level_only=True)
+@pytest.mark.parametrize("top_level_only", [True, False], ids=["module level", "lazy included"])
+def test_no_import_cycle_between_modules(top_level_only: bool) -> None:
+    """Imports form no cycle: no module imports one that (through others) imports it back, at
+    module level or inside a function (a lazy import hides a circle, it does not remove it).
+    ``from package import submodule`` is an edge to the submodule only: Python initialises a
+    package before its submodules, and that alone is no cycle."""
+    graph = _graph(top_level_only)
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -237,7 +241,7 @@ def test_old_flat_paths_still_import_with_a_deprecation_warning() -> None:
         "s3compliance.outputs.notebook",
         "s3compliance.actions.tagging",
     )
-    assert scan_mod == "s3compliance.scan.engine"  # the package re-exports it, no warning
+    assert scan_mod == "s3compliance.scan.run"  # the package re-exports it, no warning
     assert [(c[0], c[1].split(" has moved")[0]) for c in caught] == [
         ("DeprecationWarning", "s3compliance.report"),
         ("DeprecationWarning", "s3compliance.runner"),
@@ -315,12 +319,39 @@ def test_old_dotted_path_in_this_process_goes_through_the_finder() -> None:
         vars(s3compliance).pop("charts", None)
 
 
-def test_the_scan_package_re_exports_the_engine() -> None:
+def test_the_scan_package_re_exports_the_scanners_names() -> None:
     import s3compliance.scan as scan_package
-    from s3compliance.scan import engine
+    from s3compliance.scan import run, scanner
 
-    assert scan_package.run_scan is engine.run_scan
-    assert scan_package.ScanResult is engine.ScanResult
+    assert scan_package.run_scan is run.run_scan
+    assert scan_package.ScanResult is scanner.ScanResult is run.ScanResult
+
+
+def test_the_renamed_scan_modules_still_import_for_a_release() -> None:
+    """``scan.engine`` (the single-account scanner and ``run_scan``) and ``scan.engines`` (the
+    organization scanner) differed by one letter: they are ``scan.scanner`` + ``scan.run`` and
+    ``scan.org_scanner`` now, and the old paths import with a warning naming the new one."""
+    code = (
+        "import json, warnings\n"
+        "warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    from s3compliance.scan.engine import run_scan, Scanner\n"
+        "    from s3compliance.scan.engines import OrgScanner\n"
+        "    from s3compliance.scan import engine\n"
+        "print(json.dumps([run_scan.__module__, Scanner.__module__, OrgScanner.__module__,\n"
+        "    engine.__name__, [str(w.message).split(';')[0] for w in caught]]))"
+    )
+    run_mod, scanner_mod, org_mod, engine_name, caught = _fresh(code)
+    assert (run_mod, scanner_mod, org_mod, engine_name) == (
+        "s3compliance.scan.run",
+        "s3compliance.scan.scanner",
+        "s3compliance.scan.org_scanner",
+        "s3compliance.scan.run",
+    )
+    assert caught == [
+        "s3compliance.scan.engine has moved to s3compliance.scan.run",
+        "s3compliance.scan.engines has moved to s3compliance.scan.org_scanner",
+    ]
 
 
 def test_reloading_the_package_installs_the_finder_once() -> None:
@@ -334,5 +365,5 @@ def test_reloading_the_package_installs_the_finder_once() -> None:
 def test_an_expected_error_class_whose_module_is_not_loaded_is_skipped(monkeypatch) -> None:
     from s3compliance import cli
 
-    monkeypatch.delitem(sys.modules, "s3compliance.scan.engine")
+    monkeypatch.delitem(sys.modules, "s3compliance.scan.scanner")
     assert cli.expected_error(PermissionError("ro")) == ("cannot write the output", 1)

@@ -28,8 +28,7 @@ from s3compliance.outputs.contract import validate_report
 from s3compliance.outputs.report import build_report
 from s3compliance.params import ParamsError, validate
 from s3compliance.scan import engines
-from s3compliance.scan.engine import FINDING_COLUMNS, ScanAborted, run_scan
-from s3compliance.scan.engines import (
+from s3compliance.scan.org_scanner import (
     AccountTask,
     DaskEngine,
     DaskUnavailable,
@@ -47,6 +46,8 @@ from s3compliance.scan.organizations import (
     role_session,
 )
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.run import run_scan
+from s3compliance.scan.scanner import FINDING_COLUMNS, ScanAborted
 from s3compliance.scan.spool import decode_part
 from s3compliance.testing.emulation import RoleRefuser, _error, _response
 from s3compliance.testing.org_demo import member_session

@@ -103,6 +103,24 @@ def test_default_yaml_documents_every_key_with_its_default() -> None:
     assert validate(data) == Params()
 
 
+def test_default_yaml_is_the_schema_s_descriptions_and_defaults() -> None:
+    """Each parameter's description lives once, in the schema: ``params/default.yaml`` is made
+    from it (``default_yaml()``), so a key added to the schema without a description, or a
+    description edited in the file only, fails here."""
+    from s3compliance.params import SCHEMA, default_yaml, yaml_value
+
+    text = (ROOT / "params" / "default.yaml").read_text()
+    assert text == default_yaml(), "params/default.yaml is made from the schema: run `make params`"
+    for key in KEYS:
+        description = SCHEMA["properties"][key]["description"]
+        assert description and description[0] != " ", key
+        line = next(line for line in text.splitlines() if line.startswith(f"{key}:"))
+        assert line.endswith(f" # {description}"), key
+    assert yaml_value(["no", "aws:kms", "plain"]) == '["no", "aws:kms", plain]'
+    assert yaml.safe_load(f"x: {yaml_value(['no', 'aws:kms'])}") == {"x": ["no", "aws:kms"]}
+    assert yaml_value(None) == "null" and yaml_value(False) == "false" and yaml_value(2.5) == "2.5"
+
+
 def test_remediation_parameters() -> None:
     from s3compliance.params import ParamsError, validate
 

@@ -195,7 +195,7 @@ def test_names_that_sanitize_alike_stay_distinct() -> None:
 def test_dotted_and_63_character_buckets_end_to_end(account, params, tmp_path) -> None:
     from dataclasses import replace
 
-    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.run import run_scan
 
     long_name = "b" * 63
     for name in ("logs.example.com", long_name):

@@ -258,7 +258,7 @@ def test_after_documents_applied_with_boto3_then_rescanned(mission_plan) -> None
     writes only through Pulumi), then a new scan: the five checks pass on every flagged bucket,
     objects and tags untouched."""
     from s3compliance.scan.aws import Clients
-    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.run import run_scan
 
     params = demo_params(max_workers=8)
     with demo_account() as session:
@@ -341,7 +341,7 @@ def test_an_existing_block_public_access_is_imported_then_updated(account, param
     is, stage two (either check) declares all four flags on, after the rewritten policy."""
     from dataclasses import replace
 
-    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.run import run_scan
 
     account.bucket("open-door")
     policy = {

@@ -22,7 +22,7 @@ from s3compliance.outputs.report import (
 )
 from s3compliance.outputs.runfolder import staged_run
 from s3compliance.params import Params
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 
 NO_SLEEP = {"sleep": lambda _s: None}
 

@@ -23,7 +23,7 @@ from s3compliance.outputs import report as report_mod
 from s3compliance.outputs.jsonstream import read_object_without, write_array, write_object
 from s3compliance.outputs.ocsf import ocsf_findings
 from s3compliance.outputs.report import build_report, write_findings_json, write_run_files
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 
 NO_SLEEP = {"sleep": lambda _s: None}
 GENERATED = "2026-12-01T06:00:00Z"

@@ -13,7 +13,8 @@ import pytest
 
 from s3compliance.outputs.report import parameters_hash, write_report
 from s3compliance.params import Params
-from s3compliance.scan.engine import finding_id, run_scan
+from s3compliance.scan.run import run_scan
+from s3compliance.scan.scanner import finding_id
 from s3compliance.testing.demo import DEMO_ACCOUNT, demo_params, run_demo
 
 NO_SLEEP = {"sleep": lambda _s: None}

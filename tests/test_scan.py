@@ -12,13 +12,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import (
-    BUCKET_COLUMNS,
-    FINDING_COLUMNS,
-    ScanAborted,
-    bucket_severity,
-    run_scan,
-)
+from s3compliance.scan.run import run_scan
+from s3compliance.scan.scanner import BUCKET_COLUMNS, FINDING_COLUMNS, ScanAborted, bucket_severity
 
 MISSION_DOCUMENT_APIS = {
     "GetBucketVersioning": "versioning",

@@ -36,8 +36,8 @@ from s3compliance.outputs.securityhub_import import (
     state_path,
 )
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import demo_account, demo_params
 from s3compliance.testing.securityhub_demo import hub_findings
 
@@ -486,7 +486,7 @@ def test_the_notebook_step(hub_account, tmp_path, capsys) -> None:
     from dataclasses import replace
 
     from s3compliance.outputs import notebook as runner
-    from s3compliance.scan.engine import Scanner
+    from s3compliance.scan.scanner import Scanner
 
     _, clients, hub, params = hub_account
     params = replace(params, include=["demo-public-bare-0*"])
@@ -517,7 +517,7 @@ def test_an_organization_imports_each_accounts_findings_through_its_role(tmp_pat
     from dataclasses import replace
 
     from s3compliance.outputs import notebook as runner
-    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.org_scanner import OrgScanner
     from s3compliance.testing.org_demo import DemoOrganization, member_session
 
     demo = DemoOrganization()

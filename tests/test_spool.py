@@ -18,7 +18,7 @@ import pytest
 
 from s3compliance.outputs import charts, history, report
 from s3compliance.outputs.report import build_report, write_report
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.scan.spool import (
     FINDING_COLUMNS,
     FINDING_SCHEMA,

@@ -9,8 +9,8 @@ import pytest
 from botocore.stub import Stubber
 
 from s3compliance.actions import tagging
-from s3compliance.scan.engine import run_scan
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.run import run_scan
 
 RETRY = RetryPolicy(attempts=3, max_wait_s=0, sleep=lambda _s: None)
 KEEP = {"team": "data", "note": "Données — ünïcødé ✓", "aws-cdk:owner": "platform", "Empty": ""}

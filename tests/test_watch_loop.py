@@ -20,7 +20,7 @@ from test_watch_events import envelope
 from s3compliance.outputs import history
 from s3compliance.outputs.report import write_report
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import demo_account, demo_params
 from s3compliance.watch.loop import QueueUnreadable, Watcher, _Heartbeat, queue_region
 

@@ -70,15 +70,15 @@ EXPECTED_ERRORS: tuple[tuple[tuple[str, ...], str, int], ...] = (
     ),
     (("s3compliance.iac.remediation:RemediationError",), "bad arguments", EXIT_USAGE),
     (("s3compliance.outputs.notebook:MissingExtra",), "missing extra", EXIT_USAGE),
-    (("s3compliance.scan.engines:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),
+    (("s3compliance.scan.org_scanner:DaskUnavailable",), "dask engine unavailable", EXIT_USAGE),
     (
         ("botocore.exceptions:NoCredentialsError", "botocore.exceptions:ProfileNotFound"),
         "no usable AWS credentials",
         EXIT_USAGE,
     ),
-    (("s3compliance.outputs.signing:KeyUnusable",), "bad key", EXIT_USAGE),
+    (("s3compliance.outputs.signing_keys:KeyUnusable",), "bad key", EXIT_USAGE),
     (("s3compliance.actions.archive:ArchiveRefused",), "archive refused", EXIT_USAGE),
-    (("s3compliance.scan.engine:ScanAborted",), "scan aborted", EXIT_FAILURE),
+    (("s3compliance.scan.scanner:ScanAborted",), "scan aborted", EXIT_FAILURE),
     (("s3compliance.watch.loop:QueueUnreadable",), "queue unreadable", EXIT_FAILURE),
     (("s3compliance.outputs.signing:SigningError",), "signing failed", EXIT_FAILURE),
     (

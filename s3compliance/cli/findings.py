@@ -58,8 +58,8 @@ def _tag(args: argparse.Namespace) -> int:
 
     from s3compliance.actions import tagging
     from s3compliance.scan.aws import Clients
-    from s3compliance.scan.engine import run_scan
     from s3compliance.scan.retry import RetryPolicy
+    from s3compliance.scan.run import run_scan
 
     validate({"tag_key": args.tag_key}, "--tag-key")
     retry = RetryPolicy()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from s3compliance.scan.delta import DeltaRequest
-    from s3compliance.scan.engine import ScanResult
+    from s3compliance.scan.scanner import ScanResult
 
 DEMO_PARAMS = Path("params/demo.yaml")
 
@@ -180,7 +180,7 @@ def _scan(args: argparse.Namespace) -> int:
     from s3compliance.outputs.evidence_archive import preflight_archive
     from s3compliance.outputs.report import write_report
     from s3compliance.outputs.signing import signer_for
-    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.run import run_scan
 
     params = load_params(args.params, endpoint_url=args.endpoint_url, **_overrides(args))
     delta = _delta_request(args.buckets, params) if args.buckets is not None else None

@@ -93,7 +93,7 @@ def _watch_demo(args: argparse.Namespace) -> int:
     from s3compliance.outputs import history
     from s3compliance.outputs.report import write_report
     from s3compliance.scan.aws import Clients
-    from s3compliance.scan.engine import run_scan
+    from s3compliance.scan.run import run_scan
     from s3compliance.testing.demo import demo_account, demo_params
     from s3compliance.testing.watch_demo import QUEUE_NAME, make_public
     from s3compliance.watch.loop import Watcher

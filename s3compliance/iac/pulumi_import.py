@@ -29,7 +29,7 @@ from typing import Any, Protocol, TextIO
 import pandas as pd
 
 from s3compliance.accepted.apply import EXCEPTION_COLUMNS
-from s3compliance.checks.documents import DOCUMENTS
+from s3compliance.iac.evidence_index import evidence_by_bucket
 from s3compliance.iac.plan_store import PlanStore, aligned
 from s3compliance.iac.remediation import (
     FIXES,
@@ -176,23 +176,6 @@ def logical_name(bucket: str) -> str:
     if name != bucket:
         name += "-" + hashlib.sha256(bucket.encode()).hexdigest()[:6]
     return name
-
-
-def evidence_by_bucket(findings: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per bucket: the documents the scan read (value) and those it could not (error code)."""
-    api_docs: dict[str, list[str]] = {}
-    for name, spec in DOCUMENTS.items():
-        api_docs.setdefault(spec.api, []).append(name)
-    out: dict[str, dict[str, Any]] = {}
-    for row in findings.itertuples(index=False):
-        entry = out.setdefault(row.bucket, {"read": {}, "errors": {}})
-        evidence = row.evidence or {}
-        if "error" in evidence:
-            for doc in api_docs.get(evidence["error"].get("api", ""), []):
-                entry["errors"][doc] = row.error_code
-        else:
-            entry["read"].update({k: v for k, v in evidence.items() if k != "analysis"})
-    return out
 
 
 def findings_from_report(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from s3compliance.checks import CATALOGUE
 from s3compliance.checks.policy import evaluate_policy
+from s3compliance.iac.evidence_index import evidence_by_bucket
 from s3compliance.iac.plan_store import PlanStore, PlanView
 
 if TYPE_CHECKING:
@@ -383,8 +384,6 @@ def plan(
     ``update``, ``manual`` (no safe declarative fix: ``note`` says why) or ``skipped`` (the check
     could not tell, did not run, or its FAIL is an accepted risk: ``note`` names the exception);
     ``before`` and ``after`` are S3 API documents. An ``accepted`` bucket is not flagged."""
-    from s3compliance.iac.pulumi_import import evidence_by_bucket
-
     settings = settings or RemediationSettings()
     wanted = check_ids(checks)
     evidence = evidence_by_bucket(findings)

@@ -14,7 +14,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from s3compliance.scan.engine import ScanResult
+from s3compliance.scan.scanner import ScanResult
 
 STATUS_COLOURS = {"compliant": "#2e7d32", "non_compliant": "#c62828", "unknown": "#9e9e9e"}
 SEVERITY_COLOURS = {"high": "#b71c1c", "medium": "#ef6c00", "low": "#fbc02d", "none": "#2e7d32"}

@@ -191,7 +191,7 @@ def placed_findings(report: dict[str, Any]) -> list[tuple[dict[str, Any], Place]
 def _with_id(finding: dict[str, Any], place: Place) -> dict[str, Any]:
     if finding.get("finding_id"):
         return finding
-    from s3compliance.scan.engine import finding_id  # a report of an older version only
+    from s3compliance.scan.scanner import finding_id  # a report of an older version only
 
     fid = finding_id(place.partition, place.account_id, place.bucket, finding["check_id"])
     return {**finding, "finding_id": fid}

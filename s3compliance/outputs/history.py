@@ -44,7 +44,7 @@ import pandas as pd
 from s3compliance.outputs.contract import ReportInvalid, read_report
 
 if TYPE_CHECKING:
-    from s3compliance.scan.engine import ScanResult
+    from s3compliance.scan.scanner import ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def runs(output_dir: str | Path = "output") -> pd.DataFrame:
 
 def _rows_from_json(folder: Path) -> pd.DataFrame:
     """An older run's findings, with the ids it did not write computed the same way."""
-    from s3compliance.scan.engine import arn_partition, finding_id
+    from s3compliance.scan.scanner import arn_partition, finding_id
 
     report = read_report(folder / "findings.json")
     rows = []

@@ -37,12 +37,12 @@ from s3compliance.outputs.runfolder import (
 from s3compliance.outputs.signing import Signer, signer_for
 from s3compliance.params import KEYS, Params, validate
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import Scanner, ScanResult
+from s3compliance.scan.scanner import Scanner, ScanResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.org_scanner import OrgScanner
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def open_scanner(params: Params) -> Scanner | OrgScanner:
     The demo account lives as long as the kernel; calling this again re-seeds a fresh one.
     """
     global _demo_account
-    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.org_scanner import OrgScanner
 
     if not params.demo:
         return OrgScanner(params) if params.multi_account else Scanner(params)
@@ -303,7 +303,7 @@ def securityhub_step(
     if run_dir:
         return "Security Hub: `s3compliance run` imports once the run folder is published."
     from s3compliance.outputs.securityhub_import import import_report
-    from s3compliance.scan.engines import OrgScanner
+    from s3compliance.scan.org_scanner import OrgScanner
     from s3compliance.scan.organizations import account_session
 
     region = params.securityhub_region or params.home_region

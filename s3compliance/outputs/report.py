@@ -38,7 +38,7 @@ from s3compliance.outputs.runfolder import (
     staged_run,
 )
 from s3compliance.outputs.signing import Signer, signer_for
-from s3compliance.scan.engine import FINDING_COLUMNS, ScanResult
+from s3compliance.scan.scanner import FINDING_COLUMNS, ScanResult
 from s3compliance.scan.spool import decode
 from s3compliance.scan.spool import to_table as spool_table
 

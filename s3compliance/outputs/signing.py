@@ -16,23 +16,31 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from s3compliance.outputs.signing_keys import (
+    _CURVE_HASH,
+    PASSPHRASE_ENV,
+    KeyUnusable,
+    load_private_key,
+    load_public_key,
+    parse_signing,
+)
 
 if TYPE_CHECKING:
     from s3compliance.params import Params
 
+# re-exported: their home is signing_keys (what validating the parameters imports)
+__all__ = ["PASSPHRASE_ENV", "KeyUnusable", "load_private_key", "load_public_key", "parse_signing"]
+
 #: IAM actions signing and KMS verification need (``iam-policy --with-writes``, when signing).
 PERMISSIONS = ("kms:Sign", "kms:Verify", "kms:GetPublicKey")
-#: An encrypted PEM key's passphrase is read from this variable, never from the parameters.
-PASSPHRASE_ENV = "S3COMPLIANCE_SIGNING_KEY_PASSPHRASE"
 #: The KMS algorithms used, in order of preference among those the key offers.
 KMS_PREFERENCE = (
     "ECDSA_SHA_256",
@@ -46,24 +54,11 @@ KMS_PREFERENCE = (
     "RSASSA_PSS_SHA_512",
 )
 _HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-_CURVE_HASH = {"secp256r1": "256", "secp384r1": "384", "secp521r1": "512"}
 SIGNATURE_KEYS = ("algorithm", "key", "message", "signature", "signed_at")
 
 
 class SigningError(RuntimeError):
     """The run asked to be signed and could not be: nothing is published (exit 1)."""
-
-
-class KeyUnusable(ValueError):
-    """A key file that cannot sign or verify (unreadable, not PEM, wrong type): exit 2."""
-
-
-def parse_signing(spec: str) -> tuple[str, str]:
-    """``kms:<key id or ARN>`` or ``file:<PEM path>`` split into (kind, reference)."""
-    kind, sep, ref = spec.partition(":")
-    if not sep or kind not in ("kms", "file") or not ref:
-        raise KeyUnusable(f"{spec!r}: expected kms:<key id or ARN> or file:<path to a PEM key>")
-    return kind, ref
 
 
 def fingerprint(public_key: Any) -> str:
@@ -72,45 +67,6 @@ def fingerprint(public_key: Any) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
-def _read_key(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise KeyUnusable(f"{path}: cannot read the {what} ({exc.strerror})") from None
-
-
-def load_private_key(path: str | Path) -> Any:
-    """An Ed25519 or ECDSA private key from a PEM file; :class:`KeyUnusable` says why not."""
-    path = Path(path)
-    data = _read_key(path, "signing key")
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    try:
-        key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
-    except TypeError:
-        raise KeyUnusable(
-            f"{path}: the key is encrypted; set {PASSPHRASE_ENV} to its passphrase"
-        ) from None
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise KeyUnusable(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-        raise KeyUnusable(f"{path}: a {type(key).__name__}; sign with an Ed25519 or ECDSA key")
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in _CURVE_HASH:
-        raise KeyUnusable(f"{path}: curve {key.curve.name}; use P-256, P-384 or P-521")
-    return key
-
-
-def load_public_key(path: str | Path) -> Any:
-    """A PEM public key (what an auditor is given), or the public half of a PEM private key."""
-    path = Path(path)
-    data = _read_key(path, "public key")
-    if b"PRIVATE KEY" in data:
-        return load_private_key(path).public_key()
-    try:
-        return serialization.load_pem_public_key(data)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise KeyUnusable(f"{path}: not a PEM public key ({exc})") from None
 
 
 class Signer(Protocol):

@@ -1,4 +1,4 @@
-"""The scan: clients, retry, discovery, evidence and the engine that runs the checks on it.
+"""The scan: clients, retry, discovery, evidence, and the scanners that run the checks on it.
 
 Read-only by construction; nothing under this package writes to an account (the writers live in
 :mod:`s3compliance.actions`). ``from s3compliance.scan import run_scan`` is the library's entry
@@ -19,9 +19,9 @@ __all__ = sorted(_ENGINE_NAMES | _DELTA_NAMES)
 
 def __getattr__(name: str) -> Any:
     if name in _ENGINE_NAMES:
-        from s3compliance.scan import engine
+        from s3compliance.scan import run
 
-        return getattr(engine, name)
+        return getattr(run, name)
     if name in _DELTA_NAMES:
         from s3compliance.scan import delta
 

@@ -28,8 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3compliance.params import Params, ParamsError
 from s3compliance.scan.aws import Clients, error_code, make_session
-from s3compliance.scan.engine import ScanAborted
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.scanner import ScanAborted
 
 log = logging.getLogger(__name__)
 

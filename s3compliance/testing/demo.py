@@ -23,7 +23,8 @@ import boto3
 
 from s3compliance.params import Params, load_params, validate
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import ScanResult, run_scan
+from s3compliance.scan.run import run_scan
+from s3compliance.scan.scanner import ScanResult
 from s3compliance.testing.emulation import (
     FaultInjector,
     MetricsEmulator,

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from s3compliance.outputs.report import write_report
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import (
     EXPIRE_30,
     FIRST_CREATED,

@@ -18,7 +18,7 @@ from typing import Any
 from s3compliance.outputs.report import write_report
 from s3compliance.outputs.securityhub_import import import_report
 from s3compliance.scan.aws import Clients
-from s3compliance.scan.engine import run_scan
+from s3compliance.scan.run import run_scan
 from s3compliance.testing.demo import DEMO_REGION, demo_account, demo_params
 
 FIXED = "demo-versioning-never-01"  # fails versioning only: fixed by enabling versioning

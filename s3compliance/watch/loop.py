@@ -30,8 +30,8 @@ from s3compliance.outputs.report import report_head, write_report
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code
 from s3compliance.scan.delta import DeltaRequest
-from s3compliance.scan.engine import run_scan
 from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.run import run_scan
 from s3compliance.watch.coalesce import Batch, Coalescer
 from s3compliance.watch.events import MalformedEvent, out_of_scope, parse_message
 from s3compliance.watch.rule import visibility_timeout_s

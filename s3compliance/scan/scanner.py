@@ -35,7 +35,7 @@ from s3compliance.checks.documents import DOCUMENTS
 from s3compliance.checks.frameworks import framework_summary
 from s3compliance.params import Params
 from s3compliance.scan.aws import Clients, error_code, make_session, partition_for_region
-from s3compliance.scan.delta import OWN, Delta, DeltaInvalid, DeltaRequest
+from s3compliance.scan.delta import Delta
 from s3compliance.scan.discovery import discover_buckets
 from s3compliance.scan.evidence import (
     BucketEvidence,
@@ -708,44 +708,3 @@ class Scanner:
         summary = {k: v for k, v in result.summary().items() if k != "by_check"}
         log.info("scan finished: %s", summary)
         return result
-
-
-def run_scan(
-    params: Params,
-    clients: Clients | None = None,
-    session: boto3.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: bool | None = None,
-    delta: DeltaRequest | None = None,
-) -> ScanResult:
-    """Scan the account(s) the parameters point at and return the findings: every bucket in
-    scope, or with ``delta`` only the buckets it names (a delta run: ``result.delta`` says
-    which it covered and which it found deleted).
-
-    One account on the threads engine is today's :class:`Scanner`; an account list, the
-    organization or the Dask engine go through :class:`s3compliance.scan.engines.OrgScanner`.
-    """
-    if params.multi_account:
-        from s3compliance.scan.engines import OrgScanner
-
-        base = session or (clients.session if clients is not None else None)
-        org = OrgScanner(params, session=base, sleep=sleep, delta=delta)
-        return org.check(org.discover(), progress)
-    scanner = Scanner(params, clients, session, sleep)
-    if delta is None:
-        return scanner.check(scanner.discover(), progress)
-    account_id = scanner.clients.account_id(scanner.retry)
-    others = sorted(set(delta.buckets) - {OWN, account_id})
-    if others:
-        raise DeltaInvalid(
-            f"the delta names account {others[0]}, but this scan is of account {account_id} only "
-            "(accounts: null)"
-        )
-    discovered = scanner.discover(delta.for_account(account_id, own=True))
-    result = scanner.check(discovered, progress)
-    result.delta = Delta(
-        {account_id: tuple(discovered["bucket"])},
-        {account_id: tuple(discovered.attrs["missing"])},
-        delta.events,
-    )
-    return result

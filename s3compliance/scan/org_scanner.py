@@ -40,7 +40,16 @@ from s3compliance.scan import spool
 from s3compliance.scan.aws import Clients, error_code
 from s3compliance.scan.delta import OWN, Delta, DeltaRequest
 from s3compliance.scan.discovery import DISCOVERED_COLUMNS
-from s3compliance.scan.engine import (
+from s3compliance.scan.evidence import Document
+from s3compliance.scan.organizations import (
+    Account,
+    account_session,
+    process_session,
+    resolve_accounts,
+    role_arn,
+)
+from s3compliance.scan.retry import RetryPolicy
+from s3compliance.scan.scanner import (
     ACCOUNT_COLUMNS,
     BUCKET_COLUMNS,
     FINDING_COLUMNS,
@@ -53,15 +62,6 @@ from s3compliance.scan.engine import (
     bucket_rows,
     utc_now,
 )
-from s3compliance.scan.evidence import Document
-from s3compliance.scan.organizations import (
-    Account,
-    account_session,
-    process_session,
-    resolve_accounts,
-    role_arn,
-)
-from s3compliance.scan.retry import RetryPolicy
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
