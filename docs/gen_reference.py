@@ -111,8 +111,7 @@ def parameters_page() -> Iterator[str]:
         spec = SCHEMA["properties"][key]
         kind = cell(_type(spec) + (f" ({_limits(spec)})" if _limits(spec) else ""))
         yield (
-            f"| `{key}` | `{yaml_value(defaults[key])}` | {kind} "
-            f"| {cell(spec['description'])} |"
+            f"| `{key}` | `{yaml_value(defaults[key])}` | {kind} | {cell(spec['description'])} |"
         )
     yield "\nThe whole file, as shipped (`params/default.yaml`):\n"
     yield "```yaml"
@@ -148,7 +147,7 @@ def iam_page() -> Iterator[str]:
     for title, kwargs in (
         ("The mission profile (the default)", {}),
         ("Every check (`profile: all`)", {"profile": "all"}),
-        ("Every region (`regions: [\"*\"]`)", {"all_regions": True}),
+        ('Every region (`regions: ["*"]`)', {"all_regions": True}),
         ("With the opt-in writers (`--with-writes`)", {"with_writes": True}),
         (
             "The scanning account of an organization scan",

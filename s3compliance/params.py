@@ -71,13 +71,13 @@ class Params:
     sqs_queue_url: str | None = None
     import_scope: str = "flagged"
     alarm_threshold: int | None = None
-    # Remediation (README "Remediation"): the checks whose fixes the report shows, and settings.
+    # Remediation (docs/tasks/remediation.md): the checks whose fixes the report shows.
     remediate: list[str] = field(default_factory=list)
     lifecycle_storage_class: str = "GLACIER_IR"
     lifecycle_action: str = "transition"
     kms_key_id: str | None = None
     log_target_bucket: str | None = None
-    # Organizations (README "Organizations"): which accounts, through which role, which engine.
+    # Organizations (docs/tasks/organizations.md): which accounts, through which role, which engine.
     accounts: str | list[str] | None = None
     organizational_units: list[str] = field(default_factory=list)
     exclude_accounts: list[str] = field(default_factory=list)
@@ -90,20 +90,20 @@ class Params:
     dask_scheduler: str | None = None
     dask_workers: int | None = None
     shard_size: int = 500
-    # Accepted risks (README "Accepted risks"): the reviewed exceptions file, and its limits.
+    # Accepted risks (docs/tasks/accepted-risks.md): the reviewed exceptions file, and its limits.
     exceptions_file: str | None = None
     max_exception_days: int = DEFAULT_MAX_DAYS
     exception_warning_days: int = DEFAULT_WARNING_DAYS
-    # AWS Security Hub (README "Security Hub"): import after the run folder is published.
+    # AWS Security Hub (docs/tasks/security-hub.md): import after the run folder is published.
     securityhub: bool = False
     securityhub_include_passed: bool = False
     securityhub_region: str | None = None
-    # Evidence (README "Evidence"): sign each run's manifest, archive runs write-once.
+    # Evidence (docs/tasks/evidence.md): sign each run's manifest, archive runs write-once.
     evidence_signing: str | None = None
     evidence_archive: str | None = None
     evidence_archive_allow_mutable: bool = False
     evidence_retention_days: int = 2190
-    # The change watcher (README "Continuous"): `s3compliance watch`, `watch-setup`.
+    # The change watcher (docs/tasks/continuous.md): `s3compliance watch`, `watch-setup`.
     watch_queue_url: str | None = None
     watch_debounce_s: float = 5.0
 
@@ -326,7 +326,7 @@ SCHEMA: dict[str, Any] = {
             "minimum": 0,
         },
         "remediate": {
-            "description": 'checks whose fixes the report shows (README "Remediation")',
+            "description": "checks whose fixes the report shows (docs/tasks/remediation.md)",
             **_STR_LIST,
             "uniqueItems": True,
         },

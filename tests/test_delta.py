@@ -1,4 +1,4 @@
-"""Delta runs (README "History"): a rescan of the buckets a change touched, published like any
+"""Delta runs (docs/tasks/history.md): a rescan of the buckets a change touched, published like any
 run, and read by history as the last full run with every later delta applied per (account,
 bucket).
 

@@ -1,6 +1,6 @@
 """Evidence: the manifest of every run, the chain between runs, signatures, ``verify``.
 
-Expectations come from the issue's contract (README "Evidence"): a manifest lists every other
+Expectations come from the issue's contract (docs/tasks/evidence.md): a manifest lists every other
 file of the run folder with its size and SHA-256 (computed here with hashlib, not with the
 code under test), names the run published before it by run id and manifest SHA-256, and is the
 last file written; ``verify`` exits 0 / 3 / 1 / 2 and names each problem on one line.

@@ -140,11 +140,11 @@ def test_demo_history_writes_the_past_then_hands_the_report_its_day(tmp_path, ca
     got = _demo_history(params, 3)
     assert got.run_date == "2026-03-03" and got.output_dir == str((tmp_path / "out").resolve())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        ".chain.json",  # the chain's head (README "Evidence"): the past runs are chained too
+        ".chain.json",  # the chain's head (docs/tasks/evidence.md): the past runs are chained too
         "20260301T060000Z",
         "20260302T060000Z",
         "latest",
-        "latest-state",  # the newest run of either kind (README "History")
+        "latest-state",  # the newest run of either kind (docs/tasks/history.md)
     ]
     previous = json.loads((tmp_path / "out" / "20260302T060000Z" / "manifest.json").read_text())
     assert previous["previous"]["run_id"] == "20260301T060000Z"

@@ -34,7 +34,7 @@ FOLDERS = {
     "testing",
     "schemas",
     "cli",
-    "watch",  # the change watcher: events in, delta runs out (README "History")
+    "watch",  # the change watcher: events in, delta runs out (docs/tasks/history.md)
 }
 
 

@@ -153,7 +153,7 @@ def test_demo_run_writes_every_artefact(tmp_path: Path, capsys) -> None:
 
 
 def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
-    """README "Evidence": the manifest covers the report and every file the notebook wrote
+    """docs/tasks/evidence.md: the manifest covers the report and every file the notebook wrote
     (the Pulumi program too); the report's top says what it chains to; ``verify`` passes, then
     names the report once a byte of it changes."""
     import hashlib

@@ -129,7 +129,7 @@ def test_run_folder_latest_pointer_and_no_overwrite(result, tmp_path: Path) -> N
     csv = (second / "findings.csv").read_text().splitlines()
     assert csv[0].startswith("account_id,account_name,bucket,bucket_arn,region,check_id,status")
     assert len(csv) == 1 + len(result.findings)
-    # no staging folder or temporary file left: only the chain's head (README "Evidence")
+    # no staging folder or temporary file left: only the chain's head (docs/tasks/evidence.md)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".chain.json"]
 
 

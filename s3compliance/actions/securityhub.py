@@ -6,7 +6,7 @@ archive from) is a *state* the caller keeps outside the run folders
 (``output/.securityhub/state.json``): the next run knows what to archive without listing
 Security Hub. This module plans from it and writes to Security Hub; it reads no file.
 
-The lifecycle (README "Security Hub"):
+The lifecycle (docs/tasks/security-hub.md):
 
 * FAIL and ERROR findings are imported (created, then updated: the ``Id`` is stable); a PASS
   only when it archives a finding imported earlier as FAILED or NOT_AVAILABLE (imported as

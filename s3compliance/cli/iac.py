@@ -129,7 +129,7 @@ def _iam_policy(args: argparse.Namespace) -> int:
 
 def program_folder(findings: Path) -> Path:
     """Where a program goes without ``--output``: ``pulumi/`` beside the findings file, unless
-    that folder is a published run sealed by its manifest (README "Evidence"): a run folder is
+    that folder is a published run sealed by its manifest (docs/tasks/evidence.md): a run folder is
     never written after it is published, so the program goes to ``./pulumi-<run>/`` instead."""
     run = findings.resolve().parent
     if (run / "manifest.json").is_file():

@@ -505,7 +505,7 @@ def chosen(
         return (
             "Remediation is off (remediate: []). The run folder's Pulumi program can fix: "
             + ", ".join(sorted(set(named)) or ["nothing flagged"])
-            + ' (README "Remediation").'
+            + " (docs/tasks/remediation.md)."
         )
     if isinstance(remediation, PlanStore):
         return PlanView(remediation, "list_contains(?, check_id)", [list(checks)], plan_table)

@@ -413,7 +413,7 @@ def show_accounts(result: ScanResult) -> None:
     if not result.organization:
         print(
             f"One account: {result.account_id} (accounts: null). Set accounts: organization to "
-            'scan every account of the organization (README "Organizations").'
+            "scan every account of the organization (docs/tasks/organizations.md)."
         )
         return
     from s3compliance.outputs.report import accounts_table, failed_accounts_table
@@ -436,7 +436,7 @@ def show_exceptions(result: ScanResult) -> pd.DataFrame | None:
     if result.exceptions is None:
         print(
             "No exceptions file (parameter exceptions_file): nothing is accepted, every FAIL "
-            'counts. README "Accepted risks" shows the format.'
+            "counts. docs/tasks/accepted-risks.md shows the format."
         )
         return None
     from s3compliance.outputs.report import exceptions_table

@@ -13,7 +13,7 @@ from typing import Any
 _ENGINE_NAMES = frozenset(
     {"run_scan", "Scanner", "ScanResult", "ScanAborted", "FINDING_COLUMNS", "BUCKET_COLUMNS"}
 )
-_DELTA_NAMES = frozenset({"DeltaRequest", "Delta", "Event"})  # a delta run (README "History")
+_DELTA_NAMES = frozenset({"DeltaRequest", "Delta", "Event"})  # a delta run (docs/tasks/history.md)
 __all__ = sorted(_ENGINE_NAMES | _DELTA_NAMES)
 
 

@@ -126,7 +126,7 @@ class ScanResult:
     accounts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACCOUNT_COLUMNS))
     organization: bool = False  # more than the caller's own account was asked for
     started_at: str = field(default_factory=lambda: utc_now())  # when the scan started, UTC
-    exceptions: ExceptionSet | None = None  # the accepted risks applied (README)
+    exceptions: ExceptionSet | None = None  # the accepted risks applied (docs: accepted risks)
     delta: Delta | None = None  # a delta run: the buckets it covered (None: a full run)
     #: Accounts whose bucket listing may be cut short (a full ListBuckets page without a
     #: continuation token, even at 10,000): the run is incomplete there.

@@ -485,7 +485,7 @@ def demo_params(path: str | Path | None = None, **overrides: Any) -> Params:
     values["demo"] = "org" if org else True
     if org:
         values.setdefault("accounts", "organization")
-        values["apply_tags"] = False  # tagging is per account (see README "Organizations")
+        values["apply_tags"] = False  # tagging is per account (see docs/tasks/organizations.md)
     params = load_params(path, **values) if path else validate(values, "<demo defaults>")
     return replace(params, endpoint_url=None, aws_profile=None)
 

@@ -1,5 +1,5 @@
 """The change watcher: CloudTrail events of S3 configuration changes, delivered by EventBridge to
-an SQS queue, turned into delta runs (README "Continuous").
+an SQS queue, turned into delta runs (docs/tasks/continuous.md).
 
 ``rule`` is what the EventBridge rule matches and what its queue must be (shared with the
 ``watch-setup`` program, so it imports nothing of the scan);
