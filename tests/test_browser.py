@@ -48,8 +48,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo report after two past runs of the demo account (its history: the headline's
+    "since the last run" has something to count)."""
     out = tmp_path_factory.mktemp("browser-demo")
-    assert main(["demo", "--output-dir", str(out), "--run-id", "r"]) == EXIT_FINDINGS
+    assert (
+        main(["demo", "--output-dir", str(out), "--run-id", "r", "--history", "3"]) == EXIT_FINDINGS
+    )
     return out / "r"
 
 
@@ -112,6 +116,49 @@ def test_the_report_runs_offline_without_errors(report: Page) -> None:
     assert report.page.title().startswith("S3 compliance report · account 123456789012")
 
 
+def test_the_first_screen_answers_who_when_how_bad_and_what_changed(
+    report: Page, demo_run: Path
+) -> None:
+    """Issue 29: in the first 1400x1000 viewport, the account, the run date, the compliant
+    share, the critical count and the changes since the last run, equal to findings.json and
+    the history; the worst buckets link to rows that exist."""
+    from s3compliance.checks import CATALOGUE
+    from s3compliance.outputs import history
+
+    findings = json.loads((demo_run / "findings.json").read_text())
+    run = json.loads((demo_run / "run.json").read_text())
+    summary = findings["summary"]
+    head = report.page.locator("#headline")
+    box = head.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000
+    text = head.inner_text()
+    assert findings["account_id"] in text and run["run_date"] in text
+    share = summary["compliant_buckets"] / summary["total_buckets"]
+    tile = head.locator("[data-tile='compliant'] b")
+    assert tile.inner_text() == f"{share:.0%}" and tile.is_visible()
+    critical = sum(
+        counts["FAIL"]
+        for check, counts in summary["by_check"].items()
+        if CATALOGUE[check].severity == "critical"
+    )
+    assert head.locator("[data-tile='critical FAIL'] b").inner_text() == str(critical)
+    changed = history.changes(current="r", output_dir=demo_run.parent)
+    assert not changed.attrs["note"]  # three runs: there is a last one to compare with
+    counts = changed["kind"].value_counts()
+    for kind in ("new", "resolved", "regressed"):
+        shown = head.locator(f"[data-kind='{kind}'] b")
+        assert shown.is_visible() and shown.inner_text() == str(int(counts.get(kind, 0))), kind
+    assert f"Since run {changed.attrs['previous']}" in text
+    links = head.locator("a[href^='#']")
+    targets = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    worst = [t for t in targets if t.startswith("#bucket-")]
+    assert len(worst) == 10 and "#Since-the-last-run" in targets
+    for target in targets:
+        assert report.page.locator(f"[id='{target[1:]}']").count() == 1, target
+    report.shot("first-screen")
+    assert report.errors == []
+
+
 def test_every_non_compliant_bucket_is_in_the_table(report: Page, demo_run: Path) -> None:
     findings = json.loads((demo_run / "findings.json").read_text())
     expected = sorted(b["bucket_name"] for b in findings["non_compliant_buckets"])
@@ -132,7 +179,7 @@ def test_the_search_box_finds_one_bucket(report: Page) -> None:
 def test_account_data_is_text_never_markup(report: Page) -> None:
     """A condition value of the demo fleet is ``<img src=x onerror=alert(1)>``: it must show as
     text, create no element, and run no script."""
-    container = report.table("Every finding")
+    container = report.table("Every finding, worst first")
     container.locator("input[type=search]").fill("onerror")
     report.page.wait_for_timeout(300)
     cells = container.locator("tbody td").all_inner_texts()
@@ -147,7 +194,7 @@ def test_no_table_is_truncated_or_downsampled(report: Page, demo_run: Path) -> N
     assert "downsampled" not in html.lower()
     assert " rows x " not in html  # pandas' "[67 rows x 5 columns]" after a cut
     findings = json.loads((demo_run / "findings.json").read_text())
-    every = report.all_rows("Every finding")
+    every = report.all_rows("Every finding, worst first")
     total = sum(len(b["findings"]) for b in findings["buckets"]) + len(findings["account_findings"])
     assert len(every) == total
     assert all("…" not in cell and not cell.endswith("...") for row in every for cell in row)

@@ -158,7 +158,7 @@ def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
     names the report once a byte of it changes."""
     import hashlib
 
-    from s3compliance.outputs.notebook import export_html
+    from s3compliance.outputs.notebook import export_html, export_html_apart
 
     manifest = json.loads((folder / "manifest.json").read_text())
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
@@ -193,6 +193,10 @@ def _evidence_of_the_demo_run(out: Path, folder: Path, capsys) -> None:
     export_html(folder / "compliance_report.ipynb", out / "plain.html")  # not published: no header
     assert 'id="evidence"' not in (out / "plain.html").read_text()
     (out / "plain.html").unlink()
+    # rendered in a process of its own (the run's memory): an error there is raised here
+    with pytest.raises(FileNotFoundError):
+        export_html_apart(folder / "missing.ipynb", out / "never.html")
+    assert not (out / "never.html").exists()
     changed = bytearray(html)
     changed[len(changed) // 2] ^= 0x01
     (folder / "report.html").write_bytes(bytes(changed))

@@ -330,7 +330,7 @@ def test_a_report_past_its_row_limit_lists_what_fails_and_counts_what_passes(res
     finally:
         InteractiveShell.clear_instance()  # the next test in this worker sees no shell
     html = "".join(o.data.get("text/html", "") for o in captured.outputs)
-    assert '"caption": "Every finding"' in html  # at the limit: every row, as before
+    assert '"caption": "Every finding, worst first"' in html  # at the limit: every row
     assert (
         f"Every FAIL and ERROR finding (the first 2 of {open_rows} rows, worst first; "
         f"{open_rows - 2} left out" in html

@@ -83,8 +83,12 @@ def test_each_text_and_number_column_has_its_type_so_the_browser_need_not_detect
     assert '"autoWidth": false' in html
     assert (
         '{"targets": [1, 2], "type": "num"}, {"targets": [0, 7], "type": "string"}, '
+        '{"className": "s3c-nowrap", "targets": [0, 4]}, '
         '{"className": "dt-left", "targets": "_all"}]' in html
-    )
+    )  # a bucket name is never broken a character a line; free text still wraps
+    assert "table.dataTable td.s3c-nowrap { white-space: nowrap; }" in html
+    text_only = tables.table_html(frame[["violations", "mixed"]], "No names")
+    assert "s3c-nowrap" not in text_only.split("columnDefs", 1)[1].split("\n", 1)[0]
     own = tables.table_html(frame, "Own", columnDefs=[{"targets": 0, "visible": False}])
     assert '{"targets": 0, "visible": false}]' in own  # the caller's, as given
     assert '"type": "num"' not in own

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from s3compliance.actions import alerts, tagging
+from s3compliance.outputs.headline import Headline, headline, headline_html, worst_table_html
 from s3compliance.outputs.jsonstream import read_object_without
 from s3compliance.outputs.report import report_head
 from s3compliance.outputs.runfolder import (
@@ -179,6 +180,25 @@ def export_html(
     atomic_write_text(html, body)
 
 
+def export_html_apart(
+    notebook: Path,
+    html: Path,
+    title: str = "S3 compliance report",
+    evidence: dict[str, Any] | None = None,
+) -> None:
+    """:func:`export_html` in a fresh process of its own. Rendering reads the executed notebook
+    whole and builds the page in memory (540 MiB at 100,000 buckets); done here it would add to
+    what papermill's run of the notebook already holds, and Python seldom returns freed memory
+    to the system. Apart, the largest process is the larger of the two, not their sum. An error
+    in the child is raised here as it was raised there."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no copy of this process's memory
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        pool.submit(export_html, notebook, html, title, evidence).result()
+
+
 class MissingExtra(RuntimeError):
     """An optional dependency the request needs is not installed; the message says which."""
 
@@ -241,7 +261,7 @@ def run_notebook(params: Params, notebook: Path = REPO_NOTEBOOK) -> NotebookRun:
 
         def render(staged: StagedRun) -> None:  # under the publish lock: the chain is known
             html = staged.staging / "report.html"
-            export_html(executed, html, title, evidence_header(staged, signer, params))
+            export_html_apart(executed, html, title, evidence_header(staged, signer, params))
 
         run.before_publish = render
         summary = report["summary"]
@@ -390,13 +410,14 @@ def show_plan(
 
 
 def show_findings(result: ScanResult, params: Params) -> None:
-    """Every finding; past ``report_max_rows`` findings, the FAIL and ERROR ones worst first
+    """Every finding, worst first (FAIL, ERROR, PASS; critical first); past ``report_max_rows``
+    findings, the FAIL and ERROR ones worst first
     (cut at that size too) and the PASS ones counted per check, account and region."""
     from s3compliance.outputs.report import findings_table, pass_summary, worst_first
     from s3compliance.outputs.tables import show_table
 
     if result.finding_count <= params.report_max_rows:
-        show_table(findings_table(result), "Every finding")
+        show_table(worst_first(findings_table(result)), "Every finding, worst first")
         return
     open_rows = worst_first(findings_table(result, ["FAIL", "ERROR"]))
     show_cut(open_rows, "Every FAIL and ERROR finding", params)
@@ -457,20 +478,63 @@ def show_exceptions(result: ScanResult) -> pd.DataFrame | None:
     return table
 
 
-def show_changes(result: ScanResult, params: Params) -> pd.DataFrame:
+def changes_since_last_run(result: ScanResult, params: Params) -> pd.DataFrame:
+    """What changed against the last complete run in ``output_dir`` (its ``note`` says why
+    nothing can be compared, e.g. on a first run): the headline counts it, the "Since the last
+    run" section lists it."""
+    from s3compliance.outputs import history
+
+    return history.changes(current=result, output_dir=params.output_dir)
+
+
+def run_name(params: Params, published_dir: str = "") -> str:
+    """The run folder's name as the report shows it: the folder ``s3compliance run`` publishes
+    to, else ``run_id``, else a note that it is named when the run folder is written."""
+    if published_dir:
+        return Path(published_dir).name
+    return params.run_id or "(named when the run folder is written)"
+
+
+def show_headline(
+    result: ScanResult,
+    params: Params,
+    changes: pd.DataFrame,
+    run_date: str,
+    published_dir: str = "",
+) -> Headline:
+    """The report's first output: who and when, how bad, what changed, the worst buckets."""
+    from IPython.display import HTML, display
+
+    head = headline(result, params, changes, run_name(params, published_dir), run_date)
+    display(HTML(headline_html(head)))
+    return head
+
+
+def show_worst(head: Headline) -> None:
+    """The worst buckets as a plain table whose rows the headline links to."""
+    from IPython.display import HTML, display
+
+    display(HTML(worst_table_html(head)))
+
+
+def show_changes(
+    result: ScanResult, params: Params, changed: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The notebook's "Since the last run" section: counts per kind and every change but the
     persisting ones, against the last complete run in ``output_dir`` (the sentence saying there
-    is none on a first run)."""
-    from s3compliance.outputs import history
+    is none on a first run). ``changed``: :func:`changes_since_last_run`, already computed."""
     from s3compliance.outputs.tables import show_table
 
-    changed = history.changes(current=result, output_dir=params.output_dir)
+    if changed is None:
+        changed = changes_since_last_run(result, params)
     attrs = changed.attrs
     if attrs["note"]:
         print(attrs["note"])
         return changed
     counts = changed["kind"].value_counts()
-    told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in history.CHANGE_KINDS)
+    from s3compliance.outputs.history import CHANGE_KINDS
+
+    told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in CHANGE_KINDS)
     print(f"Since run {attrs['previous']}: {told}.")
     print(f"Checks compared (both runs ran them): {', '.join(attrs['checks'])}.")
     if attrs["carried_forward"]:

@@ -59,10 +59,21 @@ def column_types(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{"type": kind, "targets": targets} for kind, targets in kinds.items() if targets]
 
 
+#: Columns of names and codes: never wrapped, so a narrow column does not break a bucket name
+#: one character a line (long free text still wraps).
+NOWRAP_COLUMNS = frozenset(
+    {"bucket", "bucket_name", "account_id", "region", "check_id", "status", "severity"}
+)
+NOWRAP_CSS = "table.dataTable td.s3c-nowrap { white-space: nowrap; }"
+
+
 def _options(frame: pd.DataFrame, options: dict[str, Any]) -> dict[str, Any]:
     merged = TABLE_OPTIONS | options
     if "columnDefs" not in options:
-        merged["columnDefs"] = column_types(frame) + TABLE_OPTIONS["columnDefs"]
+        nowrap = [i for i, name in enumerate(frame.columns) if name in NOWRAP_COLUMNS]
+        keep = [{"className": "s3c-nowrap", "targets": nowrap}] if nowrap else []
+        merged["columnDefs"] = column_types(frame) + keep + TABLE_OPTIONS["columnDefs"]
+        merged.setdefault("css", NOWRAP_CSS)
     return merged
 
 
