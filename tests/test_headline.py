@@ -96,6 +96,7 @@ def test_markup_from_an_account_shows_as_text() -> None:
         account_name=planted,
         accounts=1,
         failed_accounts=[],
+        skipped_accounts=0,
         organization=False,
         regions=["us-east-1"],
         profile="mission",
@@ -130,21 +131,22 @@ def test_markup_from_an_account_shows_as_text() -> None:
 def test_an_organization_run_names_its_failed_accounts_in_red(result, params) -> None:
     accounts = pd.DataFrame(
         {
-            "account_id": ["111111111111", "222222222222"],
-            "account_name": ["a", "b"],
-            "status": ["scanned", "error"],
+            "account_id": ["111111111111", "222222222222", "333333333333"],
+            "account_name": ["a", "b", "c"],
+            "status": ["scanned", "error", "skipped"],
         }
     )
     org = replace(
         result, organization=True, accounts=accounts, truncated_listings=("111111111111",)
     )
     head = hl.headline(org, params, None, "r", "2026-12-03")
-    assert head.organization and head.accounts == 2 and head.account_name == ""
+    assert head.organization and head.accounts == 3 and head.account_name == ""
+    assert head.skipped_accounts == 1
     assert head.failed_accounts == ["222222222222"] and not head.complete
     page = hl.headline_html(head)
-    assert "Organization run: 2 account(s)" in page
+    assert "Organization run: 3 account(s) · 1 skipped (suspended or closed)" in page
     assert '<span class="s3c-failed">1 failed: 222222222222</span>' in page
-    assert "failed:" not in hl.headline_html(replace(head, failed_accounts=[]))
+    assert "failed:" not in hl.headline_html(replace(head, failed_accounts=[], skipped_accounts=0))
     assert (
         "INCOMPLETE: 1 account(s) could not be scanned; discovery may be truncated in 1 account(s)"
         in page

@@ -555,6 +555,11 @@ def test_cli_demo_org_reports_every_account_and_says_it_is_incomplete(tmp_path, 
     assert "aws.Provider(" in main_py and "allowed_account_ids" in main_py
     html = (folder / "report.html").read_text()
     assert "Accounts, worst first" in html and "legacy-erp" in html
+    # the first screen: the organization line, its failed account in red (issue 29)
+    (legacy,) = [a["account_id"] for a in report["accounts"] if a["account_name"] == "legacy-erp"]
+    assert "Organization run: 7 account(s) · 1 skipped (suspended or closed)" in html
+    assert f'<span class="s3c-failed">1 failed: {legacy}</span>' in html
+    assert "INCOMPLETE: 1 account(s) could not be scanned" in html
     # the organization's id, read from each account's ARN, reaches the OCSF findings
     (org_id,) = {a["org_id"] for a in report["accounts"]}
     assert re.fullmatch(r"o-[a-z0-9]{10,32}", org_id)

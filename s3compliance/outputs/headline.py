@@ -44,7 +44,8 @@ class Headline:
     account_id: str
     account_name: str
     accounts: int  # accounts asked for (1 for a single-account run)
-    failed_accounts: list[str]
+    failed_accounts: list[str]  # could not be scanned
+    skipped_accounts: int  # suspended or closed, left out on purpose
     organization: bool
     regions: list[str]
     profile: str
@@ -142,7 +143,10 @@ def headline(
         fails[CATALOGUE[check_id].severity] += int(counts["FAIL"])
         errors += int(counts["ERROR"])
     accounts = result.accounts
-    failed = sorted(accounts.loc[accounts["status"] != "scanned", "account_id"].astype(str))
+    # "error": the account could not be scanned (the run is incomplete); "skipped": suspended or
+    # closed, left out on purpose (said, not in red)
+    failed = sorted(accounts.loc[accounts["status"] == "error", "account_id"].astype(str))
+    skipped = int((accounts["status"] == "skipped").sum())
     incomplete = []
     if failed:
         incomplete.append(f"{len(failed)} account(s) could not be scanned")
@@ -156,6 +160,7 @@ def headline(
         account_name=str(accounts["account_name"].fillna("").iloc[0]) if len(accounts) == 1 else "",
         accounts=len(accounts),
         failed_accounts=failed,
+        skipped_accounts=skipped,
         organization=bool(result.organization),
         regions=list(result.regions),
         profile=params.profile if not params.checks else "custom",
@@ -214,6 +219,8 @@ def headline_html(head: Headline) -> str:
     """The block, escaped: every value from the account or a file goes through ``html.escape``."""
     if head.organization:
         who = f"Organization run: {head.accounts} account(s)"
+        if head.skipped_accounts:
+            who += f" · {head.skipped_accounts} skipped (suspended or closed)"
         if head.failed_accounts:
             who += (
                 f' · <span class="s3c-failed">{len(head.failed_accounts)} failed: '
