@@ -164,3 +164,40 @@ def test_nothing_failing_says_so(account, params) -> None:
     assert hl.bucket_anchor("1", "a.b-c<x>") == "bucket-1-a.b-cx"
     no_public_check = run_scan(replace(params, checks=["versioning"]), clients=account.clients())
     assert hl.headline(no_public_check, params, None, "r", "d").public_buckets == 0
+
+
+def test_the_notebook_steps_show_the_headline_and_its_rows(result, params, tmp_path, capsys):
+    """The report's cells: the changes computed once (the headline counts them, "Since the
+    last run" lists them), the headline, the worst buckets' rows; the run's name as shown."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from s3compliance.outputs import notebook as runner
+
+    InteractiveShell.instance()  # display() hands outputs to a shell, as in the kernel
+
+    chosen = replace(params, output_dir=str(tmp_path), run_id=None)
+    changes = runner.changes_since_last_run(result, chosen)
+    assert changes.attrs["note"] == "first run: no history yet"  # an empty output folder
+    with capture_output() as shown:
+        head = runner.show_headline(result, chosen, changes, "2026-12-03", "/out/.staging/r7")
+        runner.show_worst(head)
+    assert head.run_id == "r7" and head.changes is None
+    html = [o.data["text/html"] for o in shown.outputs]
+    assert 'id="headline"' in html[0] and f'id="{head.worst[0]["anchor"]}"' in html[1]
+    assert runner.show_changes(result, chosen, changes) is changes
+    assert "first run: no history yet" in capsys.readouterr().out
+    assert runner.run_name(replace(chosen, run_id="nightly")) == "nightly"
+    assert runner.run_name(chosen) == "(named when the run folder is written)"
+    InteractiveShell.clear_instance()
+
+
+def test_python_m_s3compliance_runs_only_as_the_main_module() -> None:
+    """A spawned child (report.html is rendered in one) re-imports the main module under
+    another name: importing it must not run the command."""
+    import importlib
+    import sys
+
+    sys.modules.pop("s3compliance.__main__", None)
+    module = importlib.import_module("s3compliance.__main__")
+    assert callable(module.main)
