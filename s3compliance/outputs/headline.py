@@ -18,6 +18,7 @@ import pandas as pd
 
 from s3compliance.checks import CATALOGUE
 from s3compliance.checks.registry import SEVERITIES
+from s3compliance.outputs.report import SEVERITY_RANK
 
 if TYPE_CHECKING:
     from s3compliance.params import Params
@@ -27,14 +28,12 @@ if TYPE_CHECKING:
 WORST = 10
 #: The checks whose FAIL means a bucket can be reached by anyone (policy, ACL).
 PUBLIC_CHECKS = ("public_access", "public_acl")
-#: Where the headline's links go: the report's sections (nbconvert's heading ids).
-SECTIONS = {
-    "changes": "Since-the-last-run",
-    "failing": "Buckets-that-fail",
-    "errors": "Errors",
-    "accounts": "Accounts",
-}
-_SEVERITY_RANK = {s: n for n, s in enumerate(SEVERITIES)}
+#: The report section that lists every change (nbconvert's id of the heading).
+CHANGES_SECTION = "Since-the-last-run"
+#: The FAIL findings' columns the headline reads: the worst buckets' and the public ones'.
+FAIL_COLUMNS = ["account_id", "bucket", "check_id", "severity"]
+#: A worst bucket's values after its name, as both of its tables show them.
+WORST_KEYS = ("account_id", "region", "severity", "violations")
 
 
 @dataclass(frozen=True)
@@ -74,16 +73,20 @@ def bucket_anchor(account_id: str, bucket: str) -> str:
     return f"bucket-{safe}"
 
 
-def worst_buckets(result: ScanResult, count: int = WORST) -> pd.DataFrame:
+def worst_buckets(
+    result: ScanResult, count: int = WORST, fails: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The ``count`` worst non-compliant buckets: the worst severity among their FAILs (critical
-    first), then the most violations, then account and name. Reads only the FAIL findings."""
+    first), then the most violations, then account and name. Reads only the FAIL findings
+    (``fails``: those already read, with :data:`FAIL_COLUMNS`)."""
     columns = ["account_id", "bucket", "region", "severity", "violations", "anchor"]
-    fails = result.findings_of(statuses=["FAIL"], columns=["account_id", "bucket", "severity"])
+    if fails is None:
+        fails = result.findings_of(statuses=["FAIL"], columns=FAIL_COLUMNS)
     flagged = result.buckets[result.buckets["status"] == "non_compliant"]
     if fails.empty or flagged.empty:
         return pd.DataFrame(columns=columns)
     worst = (
-        fails.assign(rank=fails["severity"].map(_SEVERITY_RANK))
+        fails.assign(rank=fails["severity"].map(SEVERITY_RANK))
         .groupby(["account_id", "bucket"], as_index=False)["rank"]
         .min()
     )
@@ -109,12 +112,9 @@ def worst_buckets(result: ScanResult, count: int = WORST) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def _public_buckets(result: ScanResult) -> int:
-    checks = [c for c in PUBLIC_CHECKS if c in result.summary()["by_check"]]
-    if not checks:
-        return 0
-    fails = result.findings_of(statuses=["FAIL"], columns=["account_id", "bucket", "check_id"])
-    public = fails[fails["check_id"].isin(checks)]
+def _public_buckets(fails: pd.DataFrame) -> int:
+    """Buckets whose policy or ACL lets anyone in (a FAIL of a :data:`PUBLIC_CHECKS` check)."""
+    public = fails[fails["check_id"].isin(PUBLIC_CHECKS)]
     return len(public[["account_id", "bucket"]].drop_duplicates())
 
 
@@ -136,6 +136,7 @@ def headline(
     """The first screen's values. ``changes`` is :func:`s3compliance.outputs.history.changes`
     against this result (its ``note`` on a first run); ``run_id`` names the run folder."""
     summary = result.summary()
+    fails_read = result.findings_of(statuses=["FAIL"], columns=FAIL_COLUMNS)
     by_check = summary["by_check"]
     fails = dict.fromkeys(SEVERITIES, 0)
     errors = 0
@@ -177,10 +178,10 @@ def headline(
         },
         fails_by_severity=fails,
         errors=errors,
-        public_buckets=_public_buckets(result),
+        public_buckets=_public_buckets(fails_read),
         changes=changed,
         previous_run=previous,
-        worst=worst_buckets(result).to_dict("records"),
+        worst=worst_buckets(result, fails=fails_read).to_dict("records"),
     )
 
 
@@ -205,6 +206,11 @@ _STYLE = """
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _worst_cells(worst: dict[str, Any]) -> str:
+    """A worst bucket's cells after its name, the same in the headline and in its table."""
+    return "".join(f"<td>{_e(worst[key])}</td>" for key in WORST_KEYS)
 
 
 def _tile(label: str, value: str, detail: str = "", css: str = "") -> str:
@@ -260,12 +266,10 @@ def headline_html(head: Headline) -> str:
         )
         since = (
             f'<p class="s3c-since">Since run {_e(head.previous_run)}: {counts} '
-            f'(<a href="#{SECTIONS["changes"]}">every change</a>)</p>'
+            f'(<a href="#{CHANGES_SECTION}">every change</a>)</p>'
         )
     rows = "".join(
-        f'<tr><td><a href="#{_e(w["anchor"])}">{_e(w["bucket"])}</a></td>'
-        f"<td>{_e(w['account_id'])}</td><td>{_e(w['region'])}</td>"
-        f"<td>{_e(w['severity'])}</td><td>{_e(w['violations'])}</td></tr>"
+        f'<tr><td><a href="#{_e(w["anchor"])}">{_e(w["bucket"])}</a></td>{_worst_cells(w)}</tr>'
         for w in head.worst
     )
     worst = (
@@ -290,9 +294,7 @@ def worst_table_html(head: Headline) -> str:
     if not head.worst:
         return "<p>No bucket fails a check.</p>"
     rows = "".join(
-        f'<tr id="{_e(w["anchor"])}"><td>{_e(w["bucket"])}</td><td>{_e(w["account_id"])}</td>'
-        f"<td>{_e(w['region'])}</td><td>{_e(w['severity'])}</td><td>{_e(w['violations'])}</td>"
-        "</tr>"
+        f'<tr id="{_e(w["anchor"])}"><td>{_e(w["bucket"])}</td>{_worst_cells(w)}</tr>'
         for w in head.worst
     )
     return (

@@ -93,24 +93,22 @@ def read_object_without(path: Path, key: str, chunk: int = 1 << 22) -> dict[str,
     opening = b"\n" + b" " * INDENT + json.dumps(key).encode() + b": [\n"
     closing = b"\n" + b" " * INDENT + b"]"
     with path.open("rb") as fh:
-        before = _read_until(fh, opening, b"", chunk)
+        before = _read_until(fh, opening, chunk)
         if before is None:  # no such array on its own lines: parse what there is, whole
             fh.seek(0)
             return json.loads(fh.read())
-        after = _read_until(fh, closing, b"", chunk, keep=False)
+        after = _read_until(fh, closing, chunk, keep=False)
         if after is None:
             raise ValueError(f"{path}: the {key!r} array is not closed")
         # ``before`` ends at the array's "[", ``after`` starts at its "]": an empty array
         return json.loads(before + after + fh.read())
 
 
-def _read_until(
-    fh: BinaryIO, marker: bytes, seen: bytes, chunk: int, keep: bool = True
-) -> bytes | None:
+def _read_until(fh: BinaryIO, marker: bytes, chunk: int, keep: bool = True) -> bytes | None:
     """Read ``fh`` until ``marker``. With ``keep``, what was read up to the marker's ``[`` (its
     last byte but the newline), leaving ``fh`` just after it; else only the tail from the
     marker's last byte, the rest dropped a chunk at a time. None at the end of the file."""
-    buffer = seen
+    buffer = b""
     while True:
         block = fh.read(chunk)
         searched_from = max(0, len(buffer) - len(marker) + 1)

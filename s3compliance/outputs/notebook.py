@@ -523,6 +523,7 @@ def show_changes(
     """The notebook's "Since the last run" section: counts per kind and every change but the
     persisting ones, against the last complete run in ``output_dir`` (the sentence saying there
     is none on a first run). ``changed``: :func:`changes_since_last_run`, already computed."""
+    from s3compliance.outputs.history import CHANGE_KINDS
     from s3compliance.outputs.tables import show_table
 
     if changed is None:
@@ -532,8 +533,6 @@ def show_changes(
         print(attrs["note"])
         return changed
     counts = changed["kind"].value_counts()
-    from s3compliance.outputs.history import CHANGE_KINDS
-
     told = ", ".join(f"{int(counts.get(k, 0))} {k}" for k in CHANGE_KINDS)
     print(f"Since run {attrs['previous']}: {told}.")
     print(f"Checks compared (both runs ran them): {', '.join(attrs['checks'])}.")
