@@ -64,6 +64,50 @@ def requests_served(url: str) -> int:
     return int(json.loads(urllib.request.urlopen(f"{url}/__stats").read())["requests"])
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def botocore_ceiling(calls: int = 3000) -> dict[str, float]:
+    """What one Python process can ask of the canned endpoint with boto3 and nothing else: a
+    single thread calling ``GetBucketVersioning`` in a loop. Its CPU per call is botocore's own
+    cost (build, sign, send, parse); the threads engine runs in one process under one GIL, so
+    ``1000 / cpu_ms`` is the most calls a second it could make on any number of cores."""
+    import boto3
+    from botocore.config import Config
+
+    server, url = start_canned(calls)
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIA000000000000",
+            aws_secret_access_key="bench",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        names = [f"b000000000000-{n:07d}" for n in range(calls)]
+        s3.get_bucket_versioning(Bucket=names[0])  # the first call loads the models
+        cpu, start = time.process_time(), time.perf_counter()
+        for name in names:
+            s3.get_bucket_versioning(Bucket=name)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        served = process_cpu(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    return {
+        "calls_per_s": calls / wall,
+        "cpu_ms_per_call": 1000 * cpu / calls,
+        "endpoint_ms": None if served is None else 1000 * served / calls,
+    }
+
+
 def measured_run(params: Path) -> dict[str, Any]:
     """``s3compliance run`` in a wrapper process: its wall, CPU and largest process's RSS."""
     code = (
@@ -158,6 +202,7 @@ def one(size: int, engine: str, workdir: Path) -> dict[str, Any]:
         before = requests_served(url)
         run = measured_run(params)
         calls = requests_served(url) - before
+        served = process_cpu(server.pid)
     finally:
         server.terminate()
         server.wait()
@@ -179,6 +224,7 @@ def one(size: int, engine: str, workdir: Path) -> dict[str, Any]:
         "calls": calls,
         "calls_per_s_core": calls / max(scan_s, 1e-9) / CORES,
         "cpu_ms_per_call": 1000 * run["cpu"] / max(calls, 1),
+        "endpoint_ms_per_call": None if served is None else 1000 * served / max(calls, 1),
         "rss_mib": run["rss_kib"] / 1024,
         "report_mib": (folder / "report.html").stat().st_size / MIB,
         "report_open_s": report_open_seconds(folder / "report.html"),
@@ -188,7 +234,7 @@ def one(size: int, engine: str, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _seconds(value: float | None) -> str:
+def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
@@ -207,9 +253,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{'buckets':>8} {'engine':>7} {'scan s':>7} {'wall s':>7} {'calls':>7} "
         f"{'calls/s/core':>12} {'CPU ms/call':>11} {'peak RSS MiB':>12} {'report MiB':>10} "
         f"{'json MiB':>8} {'parquet MiB':>11} {'changes s':>9} {'open s':>6} {'trend s':>7} "
-        f"{'html s':>6}"
+        f"{'html s':>6} {'endpoint ms/call':>16}"
     )
     print(f"{CORES} cores; 20 accounts; canned S3 endpoint (bench/canned_s3.py)")
+    ceiling = botocore_ceiling() if "threads" in args.engines else None
+    if ceiling is not None:
+        print(
+            f"botocore alone, one thread: {ceiling['calls_per_s']:.0f} calls/s, "
+            f"{ceiling['cpu_ms_per_call']:.2f} ms client CPU per call, endpoint "
+            f"{_figure(ceiling['endpoint_ms'])} ms CPU per call"
+        )
     print(header)
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         where = args.keep or Path(tmp)
@@ -224,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['rss_mib']:>12.0f} {r['report_mib']:>10.1f} {r['json_mib']:>8.1f} "
                     f"{r['parquet_mib']:>11.1f} {r['q_changes']:>9.2f} "
                     f"{r['q_open_findings']:>6.2f} {r['q_trend']:>7.2f} "
-                    f"{_seconds(r['report_open_s']):>6}",
+                    f"{_figure(r['report_open_s']):>6} {_figure(r['endpoint_ms_per_call']):>16}",
                     flush=True,
                 )
     ok = True
@@ -241,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"threads at {r['size']}: {r['calls_per_s_core']:.0f} calls/s per core "
                 f"(bound >= 600): {'ok' if good else 'UNDER'}"
             )
+            if ceiling is not None and not good:
+                print(
+                    f"  one process, one GIL: botocore alone reaches {ceiling['calls_per_s']:.0f}"
+                    f" calls/s ({1000 / ceiling['cpu_ms_per_call']:.0f} per CPU-second) here; "
+                    f"the bound asks {600 * CORES} calls/s of the scan's process"
+                )
         good = r["report_mib"] < 25
         print(
             f"{r['engine']} at {r['size']}: report.html {r['report_mib']:.1f} MiB (bound < 25): "

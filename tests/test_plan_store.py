@@ -49,8 +49,14 @@ def test_rows_come_back_by_bucket_then_in_the_order_they_were_added(store) -> No
 def test_pieces_never_split_a_bucket(store) -> None:
     assert [list(p["bucket"]) for p in store.pieces(rows=1)] == [["a"], ["b", "b"], ["c"]]
     assert [list(p["bucket"]) for p in store.pieces(rows=2)] == [["a"], ["b", "b"], ["c"]]
-    # the last bucket of a batch waits for the next one: it may go on there
-    assert [list(p["bucket"]) for p in store.pieces(rows=10)] == [["a", "b", "b"], ["c"]]
+    assert [list(p["bucket"]) for p in store.pieces(rows=3)] == [["a", "b", "b"], ["c"]]
+    assert [list(p["bucket"]) for p in store.pieces(rows=10)] == [["a", "b", "b", "c"]]
+    # a condition narrows the pieces, its values as parameters before the range's
+    assert [list(p["check_id"]) for p in store.pieces("check_id <> ?", ["versioning"], 1)] == [
+        ["lifecycle"],
+        ["ssl_only"],
+        ["x"],
+    ]
     assert store.head(0).empty and list(store.head(0).dtypes) == [object] * len(COLUMNS)
 
 

@@ -130,21 +130,35 @@ class PlanStore:
     def pieces(
         self, where: str = "", args: Sequence[Any] = (), rows: int | None = None
     ) -> Iterator[pd.DataFrame]:
-        """The rows by bucket, about ``rows`` (:data:`PIECE_ROWS`) at a time; a bucket's rows
-        are never split."""
-        sql = "SELECT * FROM plan {where} ORDER BY bucket, seq"
-        reader = self._query(sql, where, args).to_arrow_reader(rows or PIECE_ROWS)
-        carry = self.empty()
-        for batch in reader:
-            read = self._frame(pa.Table.from_batches([batch]))
-            frame = pd.concat([carry, read]) if len(carry) else read
-            last = frame["bucket"].iloc[-1]
-            ended = (frame["bucket"] != last).to_numpy()
-            carry = frame[~ended]
-            if ended.any():
-                yield frame[ended].reset_index(drop=True)
-        if len(carry):
-            yield carry.reset_index(drop=True)
+        """The rows by bucket, at most ``rows`` (:data:`PIECE_ROWS`) at a time; a bucket's rows
+        are never split (a bucket of more rows is a piece of its own).
+
+        One ``ORDER BY`` over the whole plan would have DuckDB hold every row sorted until the
+        last piece is read (228 MiB for the program's two plans at 100,000 buckets). Instead the
+        bucket names are read in order with their row counts, cut into ranges of about
+        ``rows`` rows, and each range is read and sorted on its own: memory holds one piece."""
+        for low, high in self._ranges(where, args, rows or PIECE_ROWS):
+            within = "bucket >= ? AND bucket <= ?"
+            condition = f"({where}) AND {within}" if where else within
+            sql = "SELECT * FROM plan {where} ORDER BY bucket, seq"
+            yield self._frame(self._query(sql, condition, [*args, low, high]).to_arrow_table())
+
+    def _ranges(self, where: str, args: Sequence[Any], rows: int) -> Iterator[tuple[str, str]]:
+        """``(first, last)`` bucket of each piece: consecutive buckets by name, together at
+        most ``rows`` rows (or one bucket), read a batch of names at a time."""
+        sql = "SELECT bucket, count(*) FROM plan {where} GROUP BY bucket ORDER BY bucket"
+        low, high, held = "", "", 0
+        for batch in self._query(sql, where, args).to_arrow_reader(10_000):
+            names, counts = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+            for bucket, count in zip(names, counts, strict=True):
+                if held and held + count > rows:
+                    yield low, high
+                    held = 0
+                if not held:
+                    low = bucket
+                high, held = bucket, held + count
+        if held:
+            yield low, high
 
     def _frame(self, table: pa.Table | None) -> pd.DataFrame:
         if table is None or not table.num_rows:  # as a plan of no row: object columns
