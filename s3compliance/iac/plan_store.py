@@ -80,11 +80,8 @@ class PlanStore:
     def __len__(self) -> int:
         return self._rows
 
-    def _query(
-        self, sql: str, where: str = "", args: Sequence[Any] = ()
-    ) -> duckdb.DuckDBPyRelation:
-        """``sql`` over the view ``plan``, on a connection of its own (a reader being streamed
-        is never interrupted by another query); ``{where}`` in it becomes the condition."""
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection with the view ``plan`` over the parts."""
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
         if self._files:  # paths as values, never as SQL text (a temp dir may hold a quote)
@@ -92,8 +89,20 @@ class PlanStore:
         else:  # nothing planned: an empty view of the same columns
             empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in self.columns)
             con.execute(f"CREATE VIEW plan AS SELECT {empty}, 0::BIGINT AS seq LIMIT 0")
+        return con
+
+    def _query(
+        self,
+        sql: str,
+        where: str = "",
+        args: Sequence[Any] = (),
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> duckdb.DuckDBPyRelation:
+        """``sql`` over the view ``plan``, by default on a connection of its own (a reader being
+        streamed is never interrupted by another query); ``{where}`` in it becomes the
+        condition."""
         query = sql.format(where=f"WHERE {where}" if where else "")
-        return con.sql(query, params=list(args) or None)
+        return (con or self._connect()).sql(query, params=list(args) or None)
 
     def count(self, where: str = "", args: Sequence[Any] = ()) -> int:
         """Rows matching the SQL condition ``where`` over the plan's columns (values as ``?``
@@ -137,11 +146,16 @@ class PlanStore:
         last piece is read (228 MiB for the program's two plans at 100,000 buckets). Instead the
         bucket names are read in order with their row counts, cut into ranges of about
         ``rows`` rows, and each range is read and sorted on its own: memory holds one piece."""
-        for low, high in self._ranges(where, args, rows or PIECE_ROWS):
-            within = "bucket >= ? AND bucket <= ?"
-            condition = f"({where}) AND {within}" if where else within
-            sql = "SELECT * FROM plan {where} ORDER BY bucket, seq"
-            yield self._frame(self._query(sql, condition, [*args, low, high]).to_arrow_table())
+        within = "bucket >= ? AND bucket <= ?"
+        condition = f"({where}) AND {within}" if where else within
+        sql = "SELECT * FROM plan {where} ORDER BY bucket, seq"
+        con = self._connect()  # one for every range: each is read whole before the next
+        try:
+            for low, high in self._ranges(where, args, rows or PIECE_ROWS):
+                table = self._query(sql, condition, [*args, low, high], con).to_arrow_table()
+                yield self._frame(table)
+        finally:
+            con.close()
 
     def _ranges(self, where: str, args: Sequence[Any], rows: int) -> Iterator[tuple[str, str]]:
         """``(first, last)`` bucket of each piece: consecutive buckets by name, together at
