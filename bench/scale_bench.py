@@ -73,7 +73,7 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def botocore_ceiling(calls: int = 3000) -> dict[str, float]:
+def botocore_ceiling(calls: int = 3000) -> dict[str, float | None]:
     """What one Python process can ask of the canned endpoint with boto3 and nothing else: a
     single thread calling ``GetBucketVersioning`` in a loop. Its CPU per call is botocore's own
     cost (build, sign, send, parse); the threads engine runs in one process under one GIL, so
